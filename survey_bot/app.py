@@ -1,0 +1,109 @@
+"""create_app(overrides): settings, forms, database, Telnyx client, intake and dispatcher, blueprints, errors.
+
+Everything that can be checked before serving is checked here, so a misconfigured server refuses to
+start and says why: a missing TELNYX_PUBLIC_KEY, a broken form, a database not at the migrations' head.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from quart import Quart, Response, jsonify
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from . import api, store, webhooks
+from .config import Settings
+from .db import is_sqlite, make_engine, make_sessionmaker
+from .dispatcher import Dispatcher
+from .errors import ConfigError
+from .extension import KEY, AppState, state
+from .forms import load_forms
+from .intake import Intake
+from .migrate import ensure_at_head
+from .processing import FormCatalog
+from .telnyx_client import build_client
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Quart:
+    """Build the app; raise ConfigError or FormError (with every problem) if it cannot run."""
+    settings = settings or Settings.load(overrides)
+    if not settings.telnyx_public_key and not settings.insecure_skip_verify:
+        raise ConfigError(
+            "TELNYX_PUBLIC_KEY is not set: survey-bot will not accept unsigned webhooks. Set it to the "
+            "base64 Ed25519 public key from the Telnyx portal (or pass --insecure-skip-verify for a local test)"
+        )
+    forms = load_forms(settings.forms_path)
+    if settings.default_form and settings.default_form not in forms:
+        raise ConfigError(f"SURVEY_BOT_DEFAULT_FORM={settings.default_form!r} names no form in {settings.forms_path}")
+    app = Quart(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, BODY_TIMEOUT=10, RESPONSE_TIMEOUT=30)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    catalog = FormCatalog(forms, settings.default_form)
+    client = build_client(settings)
+    dispatcher = Dispatcher(sessions, client, catalog)
+    intake = Intake(sessions, catalog, group_commit=is_sqlite(settings.database_url), on_commit=dispatcher.wake)
+    app.extensions[KEY] = AppState(settings, engine, sessions, catalog, client, intake, dispatcher)
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(api.blueprint)
+    app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    app.register_error_handler(HTTPException, http_error)
+    app.before_serving(startup)
+    app.after_serving(shutdown)
+    return app
+
+
+async def startup() -> None:
+    """Check the database, record today's form versions, start the writer and the dispatcher."""
+    from quart import current_app
+
+    app_state = state(current_app)  # type: ignore[arg-type]
+    settings = app_state.settings
+    if settings.insecure_skip_verify:
+        log.warning("INSECURE: webhook signatures are NOT verified (--insecure-skip-verify); local use only")
+    await ensure_at_head(app_state.engine, settings.database_url)
+    now = datetime.now(UTC)
+    async with app_state.sessions() as session, session.begin():
+        for form in app_state.catalog.forms.values():
+            await store.form_version_id(session, form, now)
+    app_state.intake.start()
+    if settings.dispatch_commands:
+        app_state.dispatcher.start()
+
+
+async def shutdown() -> None:
+    """Drain the intake, give in-flight commands a few seconds, close the pool."""
+    from quart import current_app
+
+    app_state = state(current_app)  # type: ignore[arg-type]
+    await app_state.intake.stop()
+    await app_state.dispatcher.stop()
+    await app_state.client.close()
+    await app_state.engine.dispose()
+
+
+async def healthz() -> tuple[Response, int]:
+    """Liveness and database reachability."""
+    from quart import current_app
+
+    app_state = state(current_app)  # type: ignore[arg-type]
+    try:
+        async with app_state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # report, do not crash: a load balancer reads this
+        return jsonify(status="unavailable", database=f"unreachable: {type(exc).__name__}"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+async def http_error(error: HTTPException) -> tuple[Response, int]:
+    """Answer HTTP errors (413, 404, 405, 408...) as JSON, never as a 5xx page."""
+    code = error.code or 500
+    return jsonify(error=(error.name or "error").lower().replace(" ", "_"), detail=error.description), code

@@ -1,0 +1,115 @@
+"""Settings: defaults in code, then the environment (SURVEY_BOT_*, TELNYX_*), then explicit overrides.
+
+Nothing is read at import time: `Settings.load()` reads the environment when it is called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["ENVIRONMENT", "Settings", "default_forms_dir", "shipped_folder"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///survey_bot.db"
+
+
+def default_forms_dir() -> Path:
+    """Return ./forms when it exists, else the example forms shipped with the package."""
+    local = Path("forms")
+    return local if local.is_dir() else shipped_folder("forms")
+
+
+def shipped_folder(name: str) -> Path:
+    """Locate a top-level folder (forms, migrations) in a source checkout or inside an installed wheel."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / f"_{name}", package.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"the {name}/ folder is missing from this installation of survey-bot")
+
+
+# (attribute, environment variable, default, description): the README's configuration table.
+ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
+    ("database_url", "SURVEY_BOT_DATABASE_URL", DEFAULT_DATABASE_URL,
+     "SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"),
+    ("forms_dir", "SURVEY_BOT_FORMS_DIR", "./forms (else the bundled examples)", "folder of <form_id>.json files"),
+    ("default_form", "SURVEY_BOT_DEFAULT_FORM", "", "form for inbound calls to numbers no form lists in x-numbers"),
+    ("admin_token", "SURVEY_BOT_ADMIN_TOKEN", "", "bearer token for /api and the dashboard; unset: they answer 503"),
+    ("from_number", "SURVEY_BOT_FROM_NUMBER", "", "E.164 caller id for outbound survey calls"),
+    ("max_body_bytes", "SURVEY_BOT_MAX_BODY_BYTES", "262144", "largest webhook body accepted (413 above)"),
+    ("telnyx_timeout", "SURVEY_BOT_TELNYX_TIMEOUT", "5", "seconds per Telnyx API attempt (the SDK retries)"),
+    ("telnyx_max_retries", "SURVEY_BOT_TELNYX_MAX_RETRIES", "2", "SDK retries of 408/409/429/5xx/timeouts"),
+    ("telnyx_api_key", "TELNYX_API_KEY", "", "Telnyx API v2 key (secret; never logged)"),
+    ("telnyx_public_key", "TELNYX_PUBLIC_KEY", "", "base64 Ed25519 public key from the Telnyx portal; required"),
+    ("telnyx_base_url", "TELNYX_BASE_URL", "https://api.telnyx.com/v2", "Telnyx API base URL (the simulator's)"),
+    ("telnyx_connection_id", "TELNYX_CONNECTION_ID", "", "Call Control App id used to dial outbound calls"),
+    ("insecure_skip_verify", "SURVEY_BOT_INSECURE_SKIP_VERIFY", "", "set by `serve --insecure-skip-verify`; local tests only"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    forms_dir: Path | None = None
+    default_form: str = ""
+    admin_token: str = ""
+    from_number: str = ""
+    max_body_bytes: int = 262_144
+    telnyx_timeout: float = 5.0
+    telnyx_max_retries: int = 2
+    telnyx_api_key: str = ""
+    telnyx_public_key: str = ""
+    telnyx_base_url: str = ""
+    telnyx_connection_id: str = ""
+    insecure_skip_verify: bool = False
+    dispatch_commands: bool = True
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from defaults, then `env` (default: os.environ), then `overrides`."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for attribute, variable, _default, _doc in ENVIRONMENT:
+            raw = env.get(variable)
+            if raw is None or raw == "":
+                continue
+            values[attribute] = _convert(attribute, variable, raw, str(types[attribute]))
+        settings = cls(**values)
+        if overrides:
+            settings = replace(settings, **dict(overrides))
+        return settings
+
+    @property
+    def forms_path(self) -> Path:
+        """The forms folder actually used."""
+        return Path(self.forms_dir) if self.forms_dir else default_forms_dir()
+
+    def __repr__(self) -> str:  # never print secrets
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        for secret in ("telnyx_api_key", "admin_token"):
+            if shown[secret]:
+                shown[secret] = "***"
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
+def _convert(attribute: str, variable: str, raw: str, type_name: str) -> Any:
+    try:
+        if "bool" in type_name:
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if "int" in type_name:
+            return int(raw)
+        if "float" in type_name:
+            return float(raw)
+        if "Path" in type_name:
+            return Path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}={raw!r} is not a valid {type_name} for {attribute}") from exc
+    return raw

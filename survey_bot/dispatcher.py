@@ -1,0 +1,143 @@
+"""Sends outbox commands through the SDK: in order per call, concurrently across calls, never twice.
+
+It wakes when a webhook commits new commands and polls once a second for the rest (commands left by a
+restart, another worker, or a retry that came due). A command Telnyx refuses for good becomes a
+`survey_bot.command_failed` event processed like a webhook, so the conversation can move on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import telnyx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from . import outbox
+from .events import Event, encode_client_state
+from .models import Command, Response
+from .processing import FormCatalog, handle_event
+from .telnyx_client import SendResult, send_command
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+MAX_BACKOFF = timedelta(seconds=30)
+
+
+class Dispatcher:
+    """The outbox sender; one per process."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: telnyx.AsyncTelnyx,
+                 catalog: FormCatalog, on_failure_event: Callable[[Event], Awaitable[object]] | None = None,
+                 concurrency: int = 32) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._catalog = catalog
+        self._on_failure_event = on_failure_event
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._limit = asyncio.Semaphore(concurrency)
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New commands were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the background loop."""
+        self._task = asyncio.create_task(self._run(), name="survey-bot-dispatcher")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop polling; let in-flight sends finish within `grace` seconds (unsent ones stay in the outbox)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.run_once()
+            except Exception:  # keep the loop alive; the next pass retries from the database
+                log.exception("dispatcher pass failed")
+                sent = 0
+            if sent == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim what is due, send it, record the outcomes; return how many commands were handled."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            claimed = await outbox.claim_due(session, now)
+        if claimed:
+            await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(self, row: Command) -> None:
+        async with self._limit:
+            async with self._sessions() as session, session.begin():
+                if await outbox.call_has_ended(session, row.response_id) and row.action != "hangup":
+                    await outbox.mark_done(session, row.command_id, "skipped", "call had ended",
+                                           datetime.now(UTC))
+                    return
+                call_control_id = row.call_control_id or await _call_control_id(session, row.response_id)
+            result = await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
+        await self._record(row, result)
+
+    async def _record(self, row: Command, result: SendResult) -> None:
+        now = datetime.now(UTC)
+        failure_event: Event | None = None
+        async with self._sessions() as session, session.begin():
+            if result.ok:
+                await outbox.mark_done(session, row.command_id, "sent", "ok", now)
+                if row.action == "dial" and result.call_control_id and row.response_id:
+                    response = await session.get(Response, row.response_id, with_for_update=True)
+                    if response is not None and response.call_control_id is None:
+                        response.call_control_id = result.call_control_id
+            elif result.retryable:
+                backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
+                await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
+                log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
+                            _describe(result), backoff.total_seconds())
+            else:
+                await outbox.mark_done(session, row.command_id, "failed", _describe(result), now)
+                failure_event = _failure_event(row, result)
+                if failure_event is not None:
+                    await handle_event(session, failure_event, self._catalog, now)
+        if failure_event is not None or result.ok:
+            self.wake()
+
+
+def _describe(result: SendResult) -> str:
+    parts = [str(result.status_code or "no response"), result.code or "", result.detail or ""]
+    return " ".join(p for p in parts if p)[:2000]
+
+
+def _failure_event(row: Command, result: SendResult) -> Event | None:
+    if row.response_id is None:
+        return None
+    payload = {"action": row.action, "step": row.step, "status_code": result.status_code,
+               "code": result.code, "detail": result.detail, "call_control_id": row.call_control_id}
+    client_state = {"r": row.response_id}
+    return Event(id=f"command-failed:{row.command_id}", event_type="survey_bot.command_failed",
+                 occurred_at=datetime.now(UTC), payload={**payload, "client_state": encode_client_state(client_state)},
+                 raw="", client_state=client_state)
+
+
+async def _call_control_id(session: AsyncSession, response_id: str | None) -> str | None:
+    if response_id is None:
+        return None
+    response = await session.get(Response, response_id)
+    return response.call_control_id if response else None

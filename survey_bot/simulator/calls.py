@@ -1,0 +1,115 @@
+"""Hold one simulated call's identity and state, and build the Telnyx webhook bodies it emits."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .scenario import Scenario
+
+__all__ = ["Call", "CallState", "new_call", "new_call_control_id", "utc_now_iso"]
+
+CallState = Literal["parked", "bridging", "answered", "hangup"]
+
+# Events whose payload carries no from/to (per the examples and the SDK models).
+_NO_PARTIES = frozenset({"call.speak.started", "call.speak.ended"})
+
+
+def utc_now_iso() -> str:
+    """Return now as Telnyx writes timestamps: ISO 8601, microseconds, "Z"."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_call_control_id() -> str:
+    """Return an id shaped like Telnyx's: "v3:" and 54 URL-safe base64 characters."""
+    return "v3:" + base64.urlsafe_b64encode(os.urandom(40)).decode("ascii").rstrip("=")
+
+
+@dataclass
+class Call:
+    """One call leg as the simulator tracks it."""
+
+    call_control_id: str
+    call_leg_id: str
+    call_session_id: str
+    connection_id: str
+    direction: Literal["incoming", "outgoing"]
+    from_number: str
+    to_number: str
+    scenario: Scenario
+    state: CallState
+    start_time: str = field(default_factory=utc_now_iso)
+    client_state: str | None = None
+    keypad_used: int = 0
+    # command_id -> monotonic time it was first accepted, for Telnyx's 60 s de-duplication window.
+    command_ids: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ended(self) -> bool:
+        """Return whether the call has hung up."""
+        return self.state == "hangup"
+
+    def seen_command(self, command_id: str | None, window_s: float) -> bool:
+        """Return whether `command_id` was accepted on this call within the last `window_s` seconds."""
+        if command_id is None:
+            return False
+        first = self.command_ids.get(command_id)
+        return first is not None and time.monotonic() - first < window_s
+
+    def remember_command(self, command_id: str | None) -> None:
+        """Record an accepted `command_id`."""
+        if command_id is not None:
+            self.command_ids[command_id] = time.monotonic()
+
+    def event(self, event_type: str, extras: dict[str, Any]) -> dict[str, Any]:
+        """Return the webhook body (without `meta`, added per delivery attempt) for one event now."""
+        payload: dict[str, Any] = {
+            "call_control_id": self.call_control_id,
+            "call_leg_id": self.call_leg_id,
+            "call_session_id": self.call_session_id,
+            "connection_id": self.connection_id,
+        }
+        if self.client_state is not None:
+            payload["client_state"] = self.client_state
+        if event_type not in _NO_PARTIES:
+            payload["from"] = self.from_number
+            payload["to"] = self.to_number
+        payload.update(extras)
+        now = utc_now_iso()
+        data: dict[str, Any] = {
+            "record_type": "event",
+            "event_type": event_type,
+            "id": str(uuid.uuid4()),
+            "occurred_at": now,
+        }
+        if event_type == "call.conversation.ended":
+            data["created_at"] = now
+        data["payload"] = payload
+        return {"data": data}
+
+
+def new_call(
+    scenario: Scenario,
+    *,
+    connection_id: str,
+    direction: Literal["incoming", "outgoing"],
+    from_number: str,
+    to_number: str,
+) -> Call:
+    """Create a call with fresh Telnyx-shaped ids, parked (incoming) or bridging (outgoing)."""
+    return Call(
+        call_control_id=new_call_control_id(),
+        call_leg_id=str(uuid.uuid4()),
+        call_session_id=str(uuid.uuid4()),
+        connection_id=connection_id,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        scenario=scenario,
+        state="parked" if direction == "incoming" else "bridging",
+    )

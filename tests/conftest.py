@@ -1,0 +1,92 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and on PostgreSQL.
+
+Migrations run once per backend into a template (a file on SQLite, a template database on PostgreSQL);
+each test then gets a copy, so every test starts empty at head without paying for the migrations again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from survey_bot.migrate import upgrade
+
+PG_ADMIN_DSN = os.environ.get("SURVEY_BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_TEMPLATE = "survey_bot_test_template"
+BACKENDS = [b.strip() for b in os.environ.get("SURVEY_BOT_TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()]
+
+
+def pg_url(database: str) -> str:
+    """SQLAlchemy URL of a database on the test PostgreSQL server."""
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"{PG_TEMPLATE}_{os.getpid()}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(upgrade(pg_url(name)))
+    yield name
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend a test runs on (every database test runs on each)."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database at the migrations' head, on `backend`."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "survey_bot.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template_name: str = request.getfixturevalue("pg_template")
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+    try:
+        yield pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database (no tables) on `backend`, for migration tests."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"sb_empty_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
