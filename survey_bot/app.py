@@ -65,7 +65,7 @@ async def startup() -> None:
     """Check the database, record today's form versions, start the writer and the dispatcher."""
     from quart import current_app
 
-    app_state = state(current_app)  # type: ignore[arg-type]
+    app_state = state(current_app)
     settings = app_state.settings
     if settings.insecure_skip_verify:
         log.warning("INSECURE: webhook signatures are NOT verified (--insecure-skip-verify); local use only")
@@ -83,7 +83,7 @@ async def shutdown() -> None:
     """Drain the intake, give in-flight commands a few seconds, close the pool."""
     from quart import current_app
 
-    app_state = state(current_app)  # type: ignore[arg-type]
+    app_state = state(current_app)
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
     await app_state.client.close()
@@ -94,7 +94,7 @@ async def healthz() -> tuple[Response, int]:
     """Liveness and database reachability."""
     from quart import current_app
 
-    app_state = state(current_app)  # type: ignore[arg-type]
+    app_state = state(current_app)
     try:
         async with app_state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

@@ -22,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("SURVEY_BOT_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpcore", "telnyx"):  # one line per request drowns what matters
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         result: int = args.handler(args)
         return result

@@ -48,7 +48,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("telnyx_public_key", "TELNYX_PUBLIC_KEY", "", "base64 Ed25519 public key from the Telnyx portal; required"),
     ("telnyx_base_url", "TELNYX_BASE_URL", "https://api.telnyx.com/v2", "Telnyx API base URL (the simulator's)"),
     ("telnyx_connection_id", "TELNYX_CONNECTION_ID", "", "Call Control App id used to dial outbound calls"),
-    ("insecure_skip_verify", "SURVEY_BOT_INSECURE_SKIP_VERIFY", "", "set by `serve --insecure-skip-verify`; local tests only"),
+    ("insecure_skip_verify", "SURVEY_BOT_INSECURE_SKIP_VERIFY", "",
+     "set by `serve --insecure-skip-verify`; local tests only"),
 )
 
 

@@ -4,8 +4,9 @@ how Telnyx answered. Functions take a session and never commit."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -18,7 +19,7 @@ LEASE = timedelta(seconds=30)
 OPEN = ("pending", "sending")
 
 
-def _call_key(row: type[Command] | Command) -> object:
+def _call_key(row: Any) -> ColumnElement[str]:
     return func.coalesce(row.response_id, row.call_control_id)
 
 

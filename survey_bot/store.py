@@ -52,7 +52,7 @@ async def record_event(session: AsyncSession, event: Event, now: datetime) -> bo
         state="received",
     ).on_conflict_do_nothing(index_elements=["id"])
     result = await session.execute(statement)
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def set_event_outcome(
@@ -70,7 +70,7 @@ _version_ids: dict[tuple[str, str, str], int] = {}
 
 async def form_version_id(session: AsyncSession, form: Form, now: datetime) -> int:
     """The id of this exact form version, stored on first use (cached per database)."""
-    key = (str(session.bind.url) if session.bind is not None else "", form.form_id, form.version)
+    key = (str(getattr(session.bind, "url", "")), form.form_id, form.version)
     if key in _version_ids:
         return _version_ids[key]
     statement = _insert(session, FormVersion).values(
@@ -197,7 +197,7 @@ async def enqueue_commands(
             created_at=now,
         ).on_conflict_do_nothing(index_elements=["command_id"])
         result = await session.execute(statement)
-        if result.rowcount:
+        if getattr(result, "rowcount", 0):
             ids.append(command_id)
     return ids
 

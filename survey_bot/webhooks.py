@@ -25,7 +25,8 @@ async def telnyx_webhook() -> tuple[Response, int]:
     app_state = state(current_app)
     if app_state.settings.insecure_skip_verify:
         log.warning("webhook accepted WITHOUT signature verification (--insecure-skip-verify)")
-    body = await request.get_data(cache=False, as_text=False)
+    body = await request.get_data(cache=False, as_text=False, parse_form_data=False)
+    assert isinstance(body, bytes)
     try:
         text = app_state.verify(body, dict(request.headers))
         event = parse_event(text)

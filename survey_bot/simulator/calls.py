@@ -46,25 +46,25 @@ class Call:
     start_time: str = field(default_factory=utc_now_iso)
     client_state: str | None = None
     keypad_used: int = 0
-    # command_id -> monotonic time it was first accepted, for Telnyx's 60 s de-duplication window.
-    command_ids: dict[str, float] = field(default_factory=dict)
+    # command_id -> (monotonic time first accepted, the answer given), for Telnyx's de-duplication.
+    commands: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def ended(self) -> bool:
         """Return whether the call has hung up."""
         return self.state == "hangup"
 
-    def seen_command(self, command_id: str | None, window_s: float) -> bool:
-        """Return whether `command_id` was accepted on this call within the last `window_s` seconds."""
-        if command_id is None:
-            return False
-        first = self.command_ids.get(command_id)
-        return first is not None and time.monotonic() - first < window_s
+    def prior_response(self, command_id: str | None, window_s: float) -> dict[str, Any] | None:
+        """Return the answer given to `command_id` on this call within `window_s` seconds, if any."""
+        if command_id is None or command_id not in self.commands:
+            return None
+        first, data = self.commands[command_id]
+        return data if time.monotonic() - first < window_s else None
 
-    def remember_command(self, command_id: str | None) -> None:
-        """Record an accepted `command_id`."""
+    def remember_command(self, command_id: str | None, data: dict[str, Any]) -> None:
+        """Record an accepted `command_id` and the answer it got."""
         if command_id is not None:
-            self.command_ids[command_id] = time.monotonic()
+            self.commands[command_id] = (time.monotonic(), data)
 
     def event(self, event_type: str, extras: dict[str, Any]) -> dict[str, Any]:
         """Return the webhook body (without `meta`, added per delivery attempt) for one event now."""

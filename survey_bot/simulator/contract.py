@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -20,7 +22,7 @@ from telnyx.types.calls.action_speak_params import ActionSpeakParams
 from telnyx.types.calls.action_stop_gather_params import ActionStopGatherParams
 from telnyx.types.calls.action_update_client_state_params import ActionUpdateClientStateParams
 
-__all__ = ["ACTIONS", "ApiError", "validate_request"]
+__all__ = ["ACTIONS", "ApiError", "check_authorization", "parse_body", "validate_request"]
 
 # Operation name (the last path segment; "dial" for POST /calls) -> the SDK's TypedDict for its body.
 _PARAMS: dict[str, Any] = {
@@ -44,7 +46,6 @@ _PY_TO_WIRE = {py: wire for wire, py in _WIRE_TO_PY.items()}
 # Codes Telnyx documents (90xxx from the spec's UnprocessableEntityResponse, 10007 from its
 # InternalServerErrorResponse); the others are guesses, since no example was found.
 _STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
-    400: ("10015", "Bad request"),
     401: ("10009", "Authentication failed"),
     404: ("10005", "Resource not found"),
     422: ("10015", "Invalid parameter"),
@@ -82,7 +83,7 @@ class ApiError(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> ApiError:
         """Build an error with one entry, defaulting code and title from the status."""
-        default_code, default_title = _STATUS_DEFAULTS.get(status, (str(status * 100), "Error"))
+        default_code, default_title = _STATUS_DEFAULTS.get(status, ("10000", HTTPStatus(status).phrase))
         error: dict[str, Any] = {"code": code or default_code, "title": title or default_title}
         error["detail"] = detail or error["title"]
         if pointer is not None:
@@ -121,6 +122,21 @@ class ApiError(Exception):
             title="Invalid Call Control ID",
             pointer="/call_control_id",
         )
+
+
+def check_authorization(header: str) -> None:
+    """Raise a 401 unless the request carries `Authorization: Bearer <non-empty key>`."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError.single(401, detail="Could not understand the provided credentials.")
+
+
+def parse_body(raw: str | bytes) -> Any:
+    """Return the JSON in `raw` ({} when empty), or None when it is not JSON (refused by validation)."""
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return None
 
 
 def _pointer(loc: Sequence[int | str], body: Any) -> str:

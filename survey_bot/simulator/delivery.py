@@ -141,18 +141,23 @@ class WebhookDelivery:
         data = job.event["data"]
         for attempt in range(1, self.policy.max_attempts + 1):
             status, error = await self._post_attempt(job.event, attempt)
-            self.attempts.append(
-                DeliveryAttempt(
-                    data["id"], data["event_type"], call_control_id, attempt, job.duplicate, status, error, time.time()
-                )
+            record = DeliveryAttempt(
+                data["id"],
+                data["event_type"],
+                call_control_id,
+                attempt,
+                job.duplicate,
+                status,
+                error,
+                time.time(),
             )
+            self.attempts.append(record)
             self._on_change()
-            if status is not None and 200 <= status < 300:
+            if record.delivered:
                 return
-            if attempt < self.policy.max_attempts and self.url is not None:
-                await asyncio.sleep(self.policy.backoff(attempt))
-            elif self.url is None:
-                return
+            if self.url is None or attempt == self.policy.max_attempts:
+                return  # given up
+            await asyncio.sleep(self.policy.backoff(attempt))
 
     async def _post_attempt(self, event: dict[str, Any], attempt: int) -> tuple[int | None, str | None]:
         """POST one attempt; return (status, None) or (None, what went wrong)."""
@@ -163,7 +168,8 @@ class WebhookDelivery:
         raw = json.dumps(body, separators=(",", ":")).encode("utf-8")
         if self._client is None:
             # trust_env=False: a proxy from the environment must never see (or swallow) loopback traffic.
-            self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=None)
+            # timeout=None: asyncio.timeout below bounds the whole attempt, connect to last byte.
+            self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=None)  # noqa: S113
         try:
             async with asyncio.timeout(self.policy.ack_timeout_s):
                 response = await self._client.post(url, content=raw, headers=self.signer.headers(raw))

@@ -18,7 +18,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AIStep:
-    """One exchange with the voice AI: the assistant's question, the caller's reply, and what is known after it.
+    """One exchange with the voice AI: its question, the caller's reply, and what it knows after that.
 
     `partial_results` is cumulative: everything the AI has gathered after this reply, not just the new part.
     """

@@ -1,0 +1,50 @@
+"""Turn answers into CSV cells and neutralise the ones a spreadsheet would run as formulas (OWASP)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["FORMULA_TRIGGERS", "cell_text", "iso_utc", "neutralise"]
+
+# A spreadsheet treats a cell starting with any of these as a formula (or strips it and then does).
+FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\0")
+# Values that start with a trigger yet cannot be formulas, so they keep their exact text.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_E164 = re.compile(r"\+[0-9]+")
+
+
+def neutralise(cell: str) -> str:
+    """Prefix `'` to a cell a spreadsheet would evaluate; plain numbers and E.164 numbers stay as they are."""
+    if not cell or cell[0] not in FORMULA_TRIGGERS:
+        return cell
+    if _PLAIN_NUMBER.fullmatch(cell) or _E164.fullmatch(cell):
+        return cell
+    return "'" + cell
+
+
+def cell_text(value: Any) -> str:
+    """Write an answer as CSV text: strings as they are, numbers as JSON writes them, arrays joined by `;`."""
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return text
+    if value is None:
+        return ""
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return json.dumps(value)
+    if kind is list:
+        return ";".join(cell_text(item) for item in value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def iso_utc(value: datetime | None) -> str:
+    """ISO 8601 in UTC with a `Z`; naive values are UTC already (SQLite hands them back without a zone)."""
+    if value is None:
+        return ""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")

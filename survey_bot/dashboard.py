@@ -1,0 +1,230 @@
+"""The dashboard: /dashboard pages behind a signed-session sign-in with the admin token, CSRF-checked forms.
+
+Pages are server-rendered HTML that read fine without JavaScript; the live page's updates (live.py) and the
+inline SVG charts (charts.py) are progressive enhancement. The queries are in dashboard_data.py, the
+arithmetic in metrics.py; this module is the routes, the sign-in and the CSRF check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import (
+    Blueprint,
+    Quart,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from quart.sessions import SecureCookieSessionInterface
+from werkzeug.datastructures import MultiDict
+
+from . import dashboard_data as views
+from . import live
+from .auth import token_matches
+from .extension import state
+
+__all__ = ["blueprint", "init_app"]
+
+blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="static",
+                      template_folder="templates")
+SESSION_SALT = b"survey-bot dashboard session key"
+OPEN_ENDPOINTS = frozenset({"dashboard.login", "dashboard.static"})
+
+
+class DashboardSessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose cookie is marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Quart) -> bool:
+        """Secure when configured so, or when this request is HTTPS."""
+        return bool(super().get_cookie_secure(app) or request.scheme in ("https", "wss"))
+
+
+def init_app(app: Quart) -> None:
+    """Register the dashboard: its blueprint, the session key and the session cookie's flags."""
+    token = state(app).settings.admin_token
+    if not app.secret_key and token:
+        # A key derived from the admin token: rotating the token signs everybody out.
+        app.secret_key = hmac.new(token.encode(), SESSION_SALT, hashlib.sha256).hexdigest()
+    app.config.update(SESSION_COOKIE_NAME="survey_bot_dashboard", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH="/dashboard")
+    if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):  # Quart's default: too long here
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    app.session_interface = DashboardSessionInterface()
+    app.register_blueprint(blueprint)
+
+
+def _fingerprint(token: str) -> str:
+    """What the session stores to say "signed in with this token" (never the token itself)."""
+    return hmac.new(token.encode(), b"survey-bot dashboard sign-in", hashlib.sha256).hexdigest()
+
+
+def signed_in() -> bool:
+    """Tell whether this request's session was signed in with the current admin token."""
+    token = state(current_app).settings.admin_token
+    marker = session.get("auth")
+    return bool(token) and isinstance(marker, str) and hmac.compare_digest(marker, _fingerprint(token))
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, created on first use."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render a dashboard page with what every page needs."""
+    html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), **context)
+    response = await make_response(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+    return response
+
+
+@blueprint.before_request
+async def guard() -> Response | None:
+    """503 until the admin token is set; CSRF on every POST; everything but sign-in needs a session."""
+    if not state(current_app).settings.admin_token:
+        return await page("dashboard_error.html", 503, title="Dashboard disabled",
+                          message="SURVEY_BOT_ADMIN_TOKEN is not set on the server, so nobody can sign in.")
+    if request.endpoint == "dashboard.static":
+        return None
+    if request.method == "POST":
+        form: MultiDict[str, str] = await request.form
+        presented = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+        expected = session.get("csrf")
+        if not isinstance(expected, str) or not token_matches(expected, presented):
+            return await page("dashboard_error.html", 400, title="Form expired",
+                              message="The form's security token is missing or out of date. "
+                                      "Go back, reload the page and try again.")
+    if request.endpoint in OPEN_ENDPOINTS or signed_in():
+        return None
+    if request.endpoint == "dashboard.live_stream":
+        return Response("sign in first", 401, content_type="text/plain")
+    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only redirect after sign-in to a dashboard path on this site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard"):
+            return target
+    return url_for("dashboard.forms")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+async def login() -> Response:
+    """Sign in with the admin token."""
+    if request.method == "GET":
+        return await page("dashboard_login.html", next=request.args.get("next", ""), error=None)
+    form = await request.form
+    if not token_matches(state(current_app).settings.admin_token, form.get("token", "")):
+        return await page("dashboard_login.html", 401, next=form.get("next", ""),
+                          error="That is not the admin token.")
+    session.clear()
+    session.permanent = True
+    session["auth"] = _fingerprint(state(current_app).settings.admin_token)
+    session["csrf"] = secrets.token_urlsafe(32)  # a fresh token for the signed-in session
+    return redirect(_safe_next(form.get("next")))  # type: ignore[return-value]
+
+
+@blueprint.post("/logout")
+async def logout() -> Response:
+    """Sign out."""
+    session.clear()
+    return redirect(url_for("dashboard.login"))  # type: ignore[return-value]
+
+
+@blueprint.get("/")
+async def forms() -> Response:
+    """Every form: versions, calls today and in total, completion rate, a way to try it."""
+    app_state = state(current_app)
+    async with app_state.sessions() as db:
+        rows = await views.forms_overview(db, app_state.catalog)
+    return await page("dashboard_forms.html", forms=rows, simulator=live.simulator_status(current_app),
+                      started=request.args.get("started"))
+
+
+@blueprint.get("/forms/<form_id>")
+async def form(form_id: str) -> Response:
+    """One form's funnel, outcomes, timings and responses over a chosen time range."""
+    app_state = state(current_app)
+    query = views.FormQuery.parse(request.args)
+    async with app_state.sessions() as db:
+        report = await views.form_report(db, app_state.catalog, form_id, query)
+    if report is None:
+        return await page("dashboard_error.html", 404, title="No such form",
+                          message=f"No form named {form_id!r} is loaded or stored.")
+    return await page("dashboard_form.html", report=report, query=query, export=views.export_links(form_id, query))
+
+
+@blueprint.get("/forms/<form_id>/export.<kind>")
+async def export(form_id: str, kind: str) -> Response:
+    """Download a form's responses (CSV or NDJSON) with the shared exporter, filtered like the table."""
+    if kind not in ("csv", "ndjson"):
+        return await page("dashboard_error.html", 404, title="Unknown format", message="Use .csv or .ndjson.")
+    app_state = state(current_app)
+    result = await views.export_response(app_state, form_id, kind, views.FormQuery.parse(request.args))
+    if result is None:
+        return await page("dashboard_error.html", 404, title="No such form",
+                          message=f"No form named {form_id!r} is loaded or stored.")
+    return result
+
+
+@blueprint.get("/responses/<response_id>")
+async def response(response_id: str) -> Response:
+    """One response: answers and sources, keypad attempts, transcript, webhooks and commands."""
+    app_state = state(current_app)
+    async with app_state.sessions() as db:
+        detail = await views.response_detail(db, app_state.catalog, response_id)
+    if detail is None:
+        return await page("dashboard_error.html", 404, title="No such response",
+                          message=f"No response has the id {response_id!r}.")
+    return await page("dashboard_response.html", detail=detail)
+
+
+@blueprint.get("/live")
+async def live_page() -> Response:
+    """Calls in progress (server-rendered; live.js keeps it current over Server-Sent Events)."""
+    app_state = state(current_app)
+    async with app_state.sessions() as db:
+        calls = await live.live_calls(db, app_state.catalog)
+        ended = await live.recently_ended(db, app_state.catalog)
+    return await page("dashboard_live.html", calls=calls, ended=ended, started=request.args.get("started"))
+
+
+@blueprint.get("/live/stream")
+async def live_stream() -> Response:
+    """Server-Sent Events: each live call's snapshot when it changes, `ended` when it is over."""
+    response = await make_response(live.stream(current_app), 200)
+    response.headers.update({"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
+                             "X-Accel-Buffering": "no"})
+    response.timeout = None  # type: ignore[attr-defined]  # live.stream bounds itself
+    return response
+
+
+@blueprint.post("/forms/<form_id>/simulate")
+async def simulate(form_id: str) -> Response:
+    """Start a simulated call of this form on the attached simulator, then watch it live."""
+    try:
+        call = await live.start_simulated_call(current_app, form_id)
+    except live.SimulatorUnavailable as exc:
+        return await page("dashboard_error.html", 409, title="Simulator not available", message=str(exc))
+    return redirect(url_for("dashboard.live_page", started=call))  # type: ignore[return-value]

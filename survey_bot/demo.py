@@ -1,0 +1,68 @@
+"""`survey-bot demo`: example calls on the built-in Telnyx simulator, then what each call collected.
+
+No Telnyx account and no set-up: a temporary SQLite database is migrated, the fake Telnyx and the app run on
+loopback over real HTTP, the scripted callers ring in, and a summary per call says how it ended, each answer
+and whether the AI or the keypad got it, and where the data is.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from .config import default_forms_dir
+from .migrate import upgrade
+from .models import Response
+from .sandbox import running_stack
+from .simulator.examples import DEMO_SCENARIOS
+
+__all__ = ["run_demo"]
+
+SOURCE_NAMES = {"ai": "voice AI", "ai_partial": "voice AI (partial)", "dtmf": "keypad"}
+
+
+async def run_demo(keep: Path | None = None, out: TextIO | None = None) -> int:
+    """Run every demo scenario; print a summary; return 0 when each call ended as scripted."""
+    import sys
+
+    out = out or sys.stdout
+    folder = Path(tempfile.mkdtemp(prefix="survey-bot-demo-"))
+    database = keep or folder / "demo.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    await upgrade(url)
+    print(f"survey-bot demo: simulator + app on 127.0.0.1, database {database}", file=out)
+    summaries: list[tuple[str, Response | None]] = []
+    async with running_stack(url, {"forms_dir": default_forms_dir()}) as stack:
+        for title, make in DEMO_SCENARIOS.items():
+            call_id = stack.fake.start_call(make())
+            await stack.fake.wait_call_done(call_id, timeout=30)
+            await stack.settle()
+            summaries.append((title, await stack.response_for_call(call_id)))
+        commands = len(stack.fake.accepted())
+    for title, response in summaries:
+        _print_call(out, title, response)
+    print(f"\n{len(summaries)} calls, {commands} commands accepted by the simulated Telnyx.", file=out)
+    print(f"The responses are in {database}; export them with:\n"
+          f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export customer_satisfaction", file=out)
+    return 0 if all(r is not None and r.status != "in_progress" for _, r in summaries) else 1
+
+
+def _print_call(out: TextIO, title: str, response: Response | None) -> None:
+    print(f"\n== {title}", file=out)
+    if response is None:
+        print("   no response was stored for this call", file=out)
+        return
+    print(f"   form {response.form_id}, from {response.from_number}, status {response.status.upper()}"
+          + (f", hang-up cause {response.hangup_cause}" if response.hangup_cause else ""), file=out)
+    for name, value in response.answers.items():
+        source = SOURCE_NAMES.get(response.sources.get(name, ""), "?")
+        print(f"   {name:<24} {json.dumps(value, ensure_ascii=False):<40} ({source})", file=out)
+    for attempt in response.keypad_attempts:
+        note = f" - {attempt['error']}" if attempt.get("error") else ""
+        print(f"   keypad: {attempt['field']} -> {attempt['status']} {attempt['digits']!r}{note}", file=out)
+    if response.message_history:
+        print(f"   transcript: {len(response.message_history)} turns", file=out)
+
+

@@ -1,0 +1,50 @@
+"""Inject API failures on demand: the service down, the next requests failing, the next answers late."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from .contract import ApiError
+
+__all__ = ["Faults"]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    retry_after: float | None
+    code: str | None
+
+
+class Faults:
+    """The failure switches of one fake API, consumed request by request."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self._failures: deque[_Failure] = deque()
+        self._delays: deque[float] = deque()
+
+    def fail_next(self, n: int, status: int, retry_after: float | None, code: str | None) -> None:
+        """Make the next `n` requests fail with `status` (and `Retry-After`, `code` if given)."""
+        self._failures.extend(_Failure(status, retry_after, code) for _ in range(n))
+
+    def delay_next(self, n: int, seconds: float) -> None:
+        """Make the answers to the next `n` successful commands `seconds` late."""
+        self._delays.extend(seconds for _ in range(n))
+
+    def raise_if_down(self) -> None:
+        """Raise a 503 while the service is set down."""
+        if self.down:
+            raise ApiError.single(503, detail="The service is down (simulated)")
+
+    def raise_if_failing(self) -> None:
+        """Raise the next injected failure, if one is due."""
+        if self._failures:
+            failure = self._failures.popleft()
+            headers = {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
+            raise ApiError.single(failure.status, failure.code, "Injected failure", headers=headers)
+
+    def take_delay(self) -> float | None:
+        """Return how late this successful answer should be, if a delay is due."""
+        return self._delays.popleft() if self._delays else None
