@@ -15,7 +15,7 @@ from quart import Quart, Response, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from . import api, store, webhooks
+from . import api, dashboard, store, webhooks
 from .config import Settings
 from .db import is_sqlite, make_engine, make_sessionmaker
 from .dispatcher import Dispatcher
@@ -54,6 +54,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     app.extensions[KEY] = AppState(settings, engine, sessions, catalog, client, intake, dispatcher)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
+    dashboard.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     app.register_error_handler(HTTPException, http_error)
     app.before_serving(startup)

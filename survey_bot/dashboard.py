@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from werkzeug.datastructures import MultiDict
 from . import dashboard_data as views
 from . import live
 from .auth import token_matches
+from .export import STATUSES
 from .extension import state
 
 __all__ = ["blueprint", "init_app"]
@@ -61,7 +62,39 @@ def init_app(app: Quart) -> None:
     if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):  # Quart's default: too long here
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
     app.session_interface = DashboardSessionInterface()
+    app.add_template_filter(live.show_value, "answer")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(duration, "duration")
+    app.add_template_filter(percent, "percent")
     app.register_blueprint(blueprint)
+
+
+def when(value: Any) -> str:
+    """A timestamp as "2026-11-23 21:40:05 UTC" (naive values are UTC; text is parsed as ISO 8601)."""
+    if isinstance(value, str) and value:
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return "—"
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as "4.2 s", "3 min 05 s" or "2 h 01 min"."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def percent(share: float | None) -> str:
+    """A share as "67%" ("—" when undefined)."""
+    return "—" if share is None else f"{share:.0%}"
 
 
 def _fingerprint(token: str) -> str:
@@ -86,7 +119,8 @@ def csrf_token() -> str:
 
 async def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a dashboard page with what every page needs."""
-    html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), **context)
+    html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), statuses=STATUSES,
+                                 outcome_labels=live.OUTCOME_LABELS, source_labels=live.SOURCE_LABELS, **context)
     response = await make_response(html, status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -197,7 +231,8 @@ async def response(response_id: str) -> Response:
     if detail is None:
         return await page("dashboard_error.html", 404, title="No such response",
                           message=f"No response has the id {response_id!r}.")
-    return await page("dashboard_response.html", detail=detail)
+    return await page("dashboard_response.html", detail=detail,
+                      titles={a["name"]: a["title"] for a in detail.answers})
 
 
 @blueprint.get("/live")

@@ -22,30 +22,15 @@ from jsonschema.exceptions import ValidationError, best_match
 from .errors import FormProblem
 from .keypad import Keypad, derive_keypad, instructions
 
-__all__ = [
-    "DTMF_DEFAULTS",
-    "VOICE_DEFAULTS",
-    "Leaf",
-    "check_document",
-    "escape",
-    "inline",
-    "leaves",
-    "map_subschemas",
-    "prompt_of",
-    "read_json",
-    "speak_payload",
-]
+__all__ = ["DTMF_DEFAULTS", "VOICE_DEFAULTS", "Leaf", "check_document", "form_id_problem", "humanize", "inline",
+           "leaf_keypad", "leaves", "map_subschemas", "prompt_of", "read_json", "speak_payload"]
 
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers"})
 FIELD_KEYS = frozenset({"x-prompt", "x-dtmf"})
 VOICE_DEFAULTS: Mapping[str, Any] = {"voice": "Telnyx.KokoroTTS.af", "language": "en"}
 DTMF_DEFAULTS: Mapping[str, Any] = {
-    "voice": "Telnyx.KokoroTTS.af",
-    "language": "en-US",
-    "intro": "I'll ask the remaining questions on your keypad.",
-    "closing": "Thank you. Goodbye.",
-    "maximum_tries": 3,
-    "timeout_millis": 10000,
+    "voice": "Telnyx.KokoroTTS.af", "language": "en-US", "maximum_tries": 3, "timeout_millis": 10000,
+    "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye.",
 }
 GENDER_VOICES = frozenset({"male", "female"})
 MAX_SPEECH = 3000
@@ -56,11 +41,7 @@ _MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSch
 
 
 class RefError(Exception):
-    """A $ref that cannot be inlined; `pointer` locates the $ref in the document."""
-
-    def __init__(self, pointer: str, message: str) -> None:
-        super().__init__(message)
-        self.pointer, self.message = pointer, message
+    """A $ref that cannot be inlined: args are (pointer of the $ref, message)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +53,7 @@ class Leaf:
     required: bool
     pointer: str  # where the property is declared
     origins: Mapping[str, str]  # top-level key -> pointer of the object holding it ($refs followed)
+    keypad_off: bool  # an enclosing object says x-dtmf false
 
     def at(self, key: str) -> str:
         """Return the pointer of one of the leaf schema's own keys."""
@@ -129,25 +111,12 @@ def _duplicates(node: Any, pointer: str, source: str) -> Iterator[FormProblem]:
 # ---- walking schemas and $refs ---------------------------------------------------------------------------
 
 
-def subschemas(schema: Any, pointer: str) -> Iterator[tuple[Any, str]]:
-    """Yield (subschema, pointer) for every schema position directly inside `schema`."""
-    if not isinstance(schema, dict):
-        return
-    for key in _ONE:
-        if key in schema:
-            yield schema[key], f"{pointer}/{key}"
-    for key in _MANY:
-        if isinstance(schema.get(key), list):
-            yield from ((s, f"{pointer}/{key}/{i}") for i, s in enumerate(schema[key]))
-    for key in _MAP:
-        if isinstance(schema.get(key), dict):
-            yield from ((s, f"{pointer}/{escape(key)}/{escape(n)}") for n, s in schema[key].items())
-
-
 def _walk(schema: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str]]:
     if isinstance(schema, dict):
         yield schema, pointer
-        for child, at in subschemas(schema, pointer):
+        children: list[tuple[Any, str]] = []
+        map_subschemas(schema, lambda child, at: children.append((child, at)), pointer)
+        for child, at in children:
             yield from _walk(child, at)
 
 
@@ -217,26 +186,29 @@ def _is_object(schema: Mapping[str, Any]) -> bool:
 def leaves(document: Mapping[str, Any]) -> list[Leaf]:
     """Return the form's leaf fields depth first in schema order (raises RefError)."""
     found: list[Leaf] = []
-    _collect(document, document, "", (), True, False, found)
+    _collect(document, document, "", (), True, False, (), found)
     return found
 
 
 def _collect(document: Any, obj: Mapping[str, Any], pointer: str, prefix: tuple[str, ...],
-             required: bool, keypad_off: bool, found: list[Leaf]) -> None:
+             required: bool, keypad_off: bool, seen: tuple[str, ...], found: list[Leaf]) -> None:
     wanted: list[Any] = obj["required"] if isinstance(obj.get("required"), list) else []
     for name, sub in obj["properties"].items():
         at = f"{pointer}/properties/{escape(name)}"
-        schema, origins, seen = resolve(document, sub, at)
+        schema, origins, now_seen = resolve(document, sub, at, seen)
         is_required = required and name in wanted
         if _is_object(schema):
             off = keypad_off or schema.get("x-dtmf") is False
             where = origins.get("properties", at)
-            _collect(document, schema, where, (*prefix, name), is_required, off, found)
+            _collect(document, schema, where, (*prefix, name), is_required, off, now_seen, found)
             continue
-        if keypad_off and "x-dtmf" not in schema:
-            schema["x-dtmf"] = False
-        leaf_schema = inline(document, schema, at, seen)
-        found.append(Leaf((*prefix, name), leaf_schema, is_required, at, origins))
+        leaf_schema = inline(document, schema, at, now_seen)
+        found.append(Leaf((*prefix, name), leaf_schema, is_required, at, origins, keypad_off))
+
+
+def leaf_keypad(leaf: Leaf) -> tuple[Keypad | None, list[tuple[str, str]]]:
+    """Return the leaf's keypad and its mapping problems (an enclosing x-dtmf false turns it off)."""
+    return (None, []) if leaf.keypad_off and "x-dtmf" not in leaf.schema else derive_keypad(leaf.schema)
 
 
 # ---- prompts and payload (shared with forms.py so the length check matches what is sent) ---------------
@@ -291,7 +263,7 @@ def check_document(document: Any, source: str) -> list[FormProblem]:
     try:
         messages += _field_problems(document)
     except RefError as exc:
-        messages.append((exc.pointer, exc.message))
+        messages.append((str(exc.args[0]), str(exc.args[1])))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
         if not broken:  # otherwise a consequence of the problems already found
             messages.append(("", f"cannot check the fields: {exc!r}"))
@@ -314,6 +286,8 @@ def _message(error: ValidationError) -> str:
     path = list(error.absolute_path)
     if path[:1] == ["x-numbers"] and len(path) == 2:
         return f"{error.instance!r} is not an E.164 phone number like +15550100001"
+    if error.validator == "not" and error.validator_value == {} and path:
+        return f"{path[-1]} does not go with choices: a menu takes one digit"
     return str(error.message)
 
 
@@ -327,7 +301,7 @@ def _structure_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             try:
                 _lookup(document, schema["$ref"], f"{pointer}/$ref")
             except RefError as exc:
-                found.append((exc.pointer, exc.message))
+                found.append((str(exc.args[0]), str(exc.args[1])))
         if "$dynamicRef" in schema:
             found.append((f"{pointer}/$dynamicRef", "$dynamicRef is not supported; use a local $ref"))
         properties, required = schema.get("properties"), schema.get("required")
@@ -344,10 +318,7 @@ def _call_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
     numbers = document.get("x-numbers")
     if isinstance(numbers, list):
-        found += [
-            (f"/x-numbers/{i}", f"{n!r} is listed twice")
-            for i, n in enumerate(numbers) if n in numbers[:i]
-        ]
+        found += [(f"/x-numbers/{i}", f"{n!r} is listed twice") for i, n in enumerate(numbers) if n in numbers[:i]]
     ai_languages, speak_languages = sdk_languages()
     voice: dict[str, Any] = document["x-voice"] if isinstance(document.get("x-voice"), dict) else {}
     dtmf: dict[str, Any] = document["x-dtmf"] if isinstance(document.get("x-dtmf"), dict) else {}
@@ -372,12 +343,13 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     dtmf = document.get("x-dtmf")
     intro = dtmf.get("intro", DTMF_DEFAULTS["intro"]) if isinstance(dtmf, dict) else DTMF_DEFAULTS["intro"]
     for leaf in leaves(document):
-        keypad, problems = derive_keypad(leaf.schema)
+        keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]
         if keypad is None:
             continue
-        length = len(speak_payload(keypad, leaf.schema, prompt_of(leaf.schema, leaf.path), str(intro)))
-        if length > MAX_SPEECH:
+        prompt = prompt_of(leaf.schema, leaf.path)
+        length = len(speak_payload(keypad, leaf.schema, prompt, str(intro)))
+        if length > MAX_SPEECH and len(prompt) <= MAX_SPEECH:  # a longer x-prompt is the vocabulary's to report
             message = f"the keypad question is {length} characters; Telnyx takes {MAX_SPEECH}"
             found.append((leaf.at("x-prompt"), message))
     for schema, pointer in _walk(document, ""):

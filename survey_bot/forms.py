@@ -20,35 +20,23 @@ from .errors import FormError, FormProblem
 from .form_check import (
     DTMF_DEFAULTS,
     VOICE_DEFAULTS,
+    Leaf,
     check_document,
     form_id_problem,
     humanize,
     inline,
+    leaf_keypad,
     leaves,
     map_subschemas,
     prompt_of,
     read_json,
     speak_payload,
 )
-from .keypad import Keypad, derive_keypad, parse_keypad, schema_error, valid_digits
+from .keypad import Keypad, parse_keypad, schema_error, valid_digits
 
-__all__ = [
-    "Field",
-    "Form",
-    "Keypad",
-    "ai_gather_arguments",
-    "check_document",
-    "check_paths",
-    "flatten",
-    "load_form",
-    "load_forms",
-    "nest",
-    "parse_digits",
-    "parse_form",
-    "speak_gather_arguments",
-    "validate_answers",
-    "validate_field",
-]
+__all__ = ["Field", "Form", "Keypad", "ai_gather_arguments", "check_document", "check_paths", "flatten", "load_form",
+           "load_forms", "nest", "parse_digits", "parse_form", "speak_gather_arguments", "validate_answers",
+           "validate_field"]
 
 AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant")
 INVALID_PAYLOAD = "Sorry, that is not a valid answer."
@@ -139,21 +127,21 @@ def parse_form(document: Mapping[str, Any], form_id: str, source: str = "<memory
         document=document,
         version=hashlib.sha256(canonical.encode()).hexdigest(),
         title=title,
-        fields=tuple(_field(leaf.path, leaf.schema, leaf.required) for leaf in leaves(document)),
+        fields=tuple(_field(leaf) for leaf in leaves(document)),
         numbers=tuple(document.get("x-numbers", ())),
         voice={**VOICE_DEFAULTS, "greeting": _greeting(title), **document.get("x-voice", {})},
         dtmf={**DTMF_DEFAULTS, **document.get("x-dtmf", {})},
     )
 
 
-def _field(path: tuple[str, ...], schema: Mapping[str, Any], required: bool) -> Field:
-    keypad, _problems = derive_keypad(schema)
-    title = str(schema.get("title") or humanize(path[-1:]))
-    return Field(".".join(path), path, schema, required, title, prompt_of(schema, path), keypad)
+def _field(leaf: Leaf) -> Field:
+    title = str(leaf.schema.get("title") or humanize(leaf.path[-1:]))
+    prompt = prompt_of(leaf.schema, leaf.path)
+    return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, leaf_keypad(leaf)[0])
 
 
 def _greeting(title: str) -> str:
-    return f"Hello! I'd like to ask you a few questions for our {title}. It only takes a minute."
+    return f"Hello! I have a few quick questions for you: {title}."
 
 
 def load_form(path: Path) -> Form:
@@ -271,6 +259,7 @@ def validate_answers(form: Form, nested: Mapping[str, Any]) -> tuple[dict[str, A
 
     A null the field does not allow counts as not answered (voice AIs send null for what they did not get).
     """
+    nested = nested if isinstance(nested, Mapping) else {}  # call.ai_gather.ended may carry result: null
     flat = {
         name: value
         for name, value in flatten(form, nested).items()

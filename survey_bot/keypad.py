@@ -94,7 +94,7 @@ def derive_keypad(schema: Mapping[str, Any]) -> tuple[Keypad | None, Problems]:
 
 def _menu_values(schema: Mapping[str, Any]) -> list[Any] | None:
     if isinstance(schema.get("enum"), list):
-        return list(schema["enum"])
+        return [v for v in schema["enum"] if v is not None]  # null is "no answer", not a menu entry
     return [True, False] if types_of(schema) == {"boolean"} else None
 
 

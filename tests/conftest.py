@@ -10,8 +10,10 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -29,6 +31,12 @@ def pg_url(database: str) -> str:
     return f"{base}/{database}"
 
 
+def run_in_thread(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion on a private loop (session fixtures may be set up inside a test's loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 async def _pg_admin(sql: str) -> None:
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
@@ -40,18 +48,18 @@ async def _pg_admin(sql: str) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    run_in_thread(upgrade(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     name = f"{PG_TEMPLATE}_{os.getpid()}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(upgrade(pg_url(name)))
+    run_in_thread(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_in_thread(_pg_admin(f'CREATE DATABASE "{name}"'))
+    run_in_thread(upgrade(pg_url(name)))
     yield name
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_in_thread(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=BACKENDS)

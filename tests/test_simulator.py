@@ -179,13 +179,9 @@ async def test_every_action_is_accepted_and_answered_in_telnyx_shape(env: Env) -
     assert call.startswith("v3:") and len(call) > 40
     assert (await actions.answer(call, client_state=b64("a"))).data.result == "ok"
     assert (await actions.speak(call, payload="Hello", voice="Telnyx.KokoroTTS.af")).data.result == "ok"
-    ai = await actions.gather_using_ai(
-        call, parameters={"type": "object", "properties": {"age": {"type": "integer"}}}
-    )
+    ai = await actions.gather_using_ai(call, parameters={"type": "object", "properties": {"age": {"type": "integer"}}})
     assert ai.data.result == "ok" and ai.data.conversation_id
-    spoken = await actions.gather_using_speak(
-        call, payload="Press 1 to 5", voice="AWS.Polly.Joanna", language="en-US"
-    )
+    spoken = await actions.gather_using_speak(call, payload="Press 1 to 5", voice="AWS.Polly.Joanna", language="en-US")
     assert spoken.data.result == "ok"
     assert (await actions.gather(call, maximum_digits=2)).data.result == "ok"
     assert (await actions.stop_gather(call)).data.result == "ok"
@@ -220,9 +216,7 @@ async def test_a_bad_body_gets_a_telnyx_shaped_422(env: Env) -> None:
     assert error["code"] == "10015" and error["title"] == "Invalid parameter"
     assert error["source"] == {"pointer": "/language"} and "xx-XX" not in error["code"]
 
-    async with httpx.AsyncClient(
-        base_url=env.telnyx_url, headers={"Authorization": "Bearer KEY_test"}
-    ) as http:
+    async with httpx.AsyncClient(base_url=env.telnyx_url, headers={"Authorization": "Bearer KEY_test"}) as http:
         missing = await http.post(f"/calls/{call}/actions/gather_using_speak", json={"payload": "x"})
         assert missing.status_code == 422
         assert [e["source"]["pointer"] for e in missing.json()["errors"]] == ["/voice"]
@@ -300,12 +294,8 @@ async def test_a_repeated_command_id_is_answered_ok_and_does_nothing(env: Env) -
     await env.client.calls.actions.answer(call, command_id="answer-1")
     again = await env.client.calls.actions.answer(call, command_id="answer-1")
     assert again.data.result == "ok"
-    await env.client.calls.actions.speak(
-        call, payload="a", voice="female", service_level="basic", command_id="s"
-    )
-    await env.client.calls.actions.speak(
-        call, payload="a", voice="female", service_level="basic", command_id="s"
-    )
+    await env.client.calls.actions.speak(call, payload="a", voice="female", service_level="basic", command_id="s")
+    await env.client.calls.actions.speak(call, payload="a", voice="female", service_level="basic", command_id="s")
     await env.client.calls.actions.hangup(call, command_id="bye")
     assert (await env.client.calls.actions.hangup(call, command_id="bye")).data.result == "ok"
     await env.fake.wait_call_done(call, timeout=5)
@@ -398,15 +388,14 @@ async def test_emitted_payloads_have_the_examples_fields(env: Env) -> None:
         expected = set(example["data"]["payload"]) - ({"client_state"} if body is emitted[0] else set())
         assert set(body["data"]["payload"]) == expected, body["data"]["event_type"]
         assert body["data"]["occurred_at"].endswith("Z") and len(body["data"]["occurred_at"]) == 27
+    await check_every_delivery(env.receiver)
 
 
 async def test_a_caller_hanging_up_during_the_ai_ends_the_call(env: Env) -> None:
     steps = [AIStep({"age": 29}, "Age?", "29"), AIStep({"age": 29, "city": "Paris"}, "City?", "Paris")]
     call = env.fake.start_call(Scenario(ai_steps=steps, hangup_during_ai_after=1))
     await env.client.calls.actions.answer(call)
-    await env.client.calls.actions.gather_using_ai(
-        call, parameters={"type": "object"}, send_partial_results=True
-    )
+    await env.client.calls.actions.gather_using_ai(call, parameters={"type": "object"}, send_partial_results=True)
     await env.fake.wait_call_done(call)
     emitted = env.fake.events_emitted(call)
     assert types_of(emitted) == [
@@ -424,9 +413,7 @@ async def test_keypad_invalid_and_hangup(env: Env) -> None:
     call = env.fake.start_call(Scenario(keypad=[KeypadInvalid("99"), KeypadHangup()]))
     await env.client.calls.actions.answer(call)
     for _ in range(2):
-        await env.client.calls.actions.gather_using_speak(
-            call, payload="Key", voice="female", service_level="basic"
-        )
+        await env.client.calls.actions.gather_using_speak(call, payload="Key", voice="female", service_level="basic")
     await env.fake.wait_call_done(call)
     gathers = [e["data"]["payload"] for e in env.fake.events_emitted(call)][2:]
     assert [(p.get("digit"), p.get("status"), p.get("digits")) for p in gathers] == [
@@ -441,9 +428,7 @@ async def test_keypad_invalid_and_hangup(env: Env) -> None:
 
 async def test_outbound_dials(env: Env) -> None:
     env.fake.expect_dial(Scenario("outgoing", to_number="+15551110001"))
-    env.fake.expect_dial(
-        Scenario("outgoing", to_number="+15551110002", answers=False, no_answer_cause="user_busy")
-    )
+    env.fake.expect_dial(Scenario("outgoing", to_number="+15551110002", answers=False, no_answer_cause="user_busy"))
     dial = env.client.calls.dial
     answered = await dial(connection_id="c", from_="+15550000000", to="+15551110001", client_state=b64("o"))
     busy = await dial(connection_id="c", from_="+15550000000", to="+15551110002")
@@ -454,9 +439,7 @@ async def test_outbound_dials(env: Env) -> None:
     ids = [answered.data.call_control_id, busy.data.call_control_id, nobody.data.call_control_id]
     for call_id in ids[1:]:
         await env.fake.wait_call_done(call_id)
-    outcome = {
-        i: [(e["data"]["event_type"], e["data"]["payload"]) for e in env.fake.events_emitted(i)] for i in ids
-    }
+    outcome = {i: [(e["data"]["event_type"], e["data"]["payload"]) for e in env.fake.events_emitted(i)] for i in ids}
     (initiated, initiated_payload), (answered_type, answered_payload) = outcome[ids[0]]
     assert (initiated, answered_type) == ("call.initiated", "call.answered")
     assert initiated_payload["direction"] == "outgoing" and initiated_payload["to"] == "+15551110001"
@@ -516,9 +499,7 @@ async def test_reordering_option_shuffles_within_a_window(env: Env) -> None:
     scenario = Scenario(keypad=["123456789#"], delivery=Delivery(reorder_window=4, seed=7, delay_s=0.001))
     call = env.fake.start_call(scenario)
     await env.client.calls.actions.answer(call)
-    await env.client.calls.actions.gather_using_speak(
-        call, payload="Key", voice="female", service_level="basic"
-    )
+    await env.client.calls.actions.gather_using_speak(call, payload="Key", voice="female", service_level="basic")
     await env.fake.wait_idle()
     emitted = [e["data"]["id"] for e in env.fake.events_emitted(call)]
     delivered = [b["data"]["id"] for b in env.receiver.bodies(call)]

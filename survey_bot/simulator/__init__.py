@@ -1,5 +1,7 @@
 """A Telnyx Call Control simulator: fake API, scripted callers and signed webhooks, for tests and demos.
 
+Typical use (give the app `fake.signer.public_key_b64` as its Telnyx public key):
+
 fake = FakeTelnyx(webhook_url="http://127.0.0.1:8000/webhooks/telnyx")
 async with serve_asgi(fake.app) as telnyx_url:   # AsyncTelnyx(base_url=telnyx_url, ...)
     call_id = fake.start_call(Scenario(keypad=["4#"]))

@@ -169,9 +169,7 @@ def _gather_using_ai(call: Call, body: Mapping[str, Any]) -> Reaction:
     return Reaction(events, {"conversation_id": conversation_id})
 
 
-def _conversation_ended(
-    conversation_id: str, body: Mapping[str, Any], history: list[dict[str, str]]
-) -> dict[str, Any]:
+def _conversation_ended(conversation_id: str, body: Mapping[str, Any], history: list[dict[str, str]]) -> dict[str, Any]:
     voice = str(body.get("voice", "Telnyx.KokoroTTS.af"))
     parts = voice.split(".", 2)
     provider, model, voice_id = parts if len(parts) == 3 else ("telnyx", "", voice)

@@ -58,9 +58,7 @@ _STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
 class ApiError(Exception):
     """A Telnyx-shaped error answer: `{"errors": [{code, title, detail, source?}]}` with a status."""
 
-    def __init__(
-        self, status: int, errors: list[dict[str, Any]], headers: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, errors: list[dict[str, Any]], headers: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{status}: {errors[0]['title']}")
         self.status = status
         self.errors = errors
@@ -83,7 +81,7 @@ class ApiError(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> ApiError:
         """Build an error with one entry, defaulting code and title from the status."""
-        default_code, default_title = _STATUS_DEFAULTS.get(status, ("10000", HTTPStatus(status).phrase))
+        default_code, default_title = _STATUS_DEFAULTS.get(status) or ("10000", _phrase(status))
         error: dict[str, Any] = {"code": code or default_code, "title": title or default_title}
         error["detail"] = detail or error["title"]
         if pointer is not None:
@@ -122,6 +120,13 @@ class ApiError(Exception):
             title="Invalid Call Control ID",
             pointer="/call_control_id",
         )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def check_authorization(header: str) -> None:

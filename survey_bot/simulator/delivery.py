@@ -79,9 +79,7 @@ class _Job:
 class WebhookDelivery:
     """Per-call delivery queues: in order per call (unless reordering is asked), calls in parallel."""
 
-    def __init__(
-        self, signer: WebhookSigner, policy: RetryPolicy, on_change: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, signer: WebhookSigner, policy: RetryPolicy, on_change: Callable[[], None] | None = None) -> None:
         self.signer = signer
         self.policy = policy
         self.url: str | None = None

@@ -136,9 +136,7 @@ class FakeTelnyx:
     def accepted(self, call_control_id: str | None = None) -> list[ReceivedCommand]:
         """Return the commands acted upon (2xx, not duplicates), in order, optionally for one call."""
         return [
-            r
-            for r in self.requests
-            if r.accepted and (call_control_id is None or r.call_control_id == call_control_id)
+            r for r in self.requests if r.accepted and (call_control_id is None or r.call_control_id == call_control_id)
         ]
 
     def events_emitted(self, call_control_id: str) -> list[dict[str, Any]]:
@@ -212,9 +210,7 @@ class FakeTelnyx:
                 ReceivedCommand(call_control_id, action, body, command_id, err.status, False, received_at)
             )
             return Response(json.dumps(err.body), err.status, err.headers, content_type="application/json")
-        self.requests.append(
-            ReceivedCommand(call_control_id, action, body, command_id, 200, duplicate, received_at)
-        )
+        self.requests.append(ReceivedCommand(call_control_id, action, body, command_id, 200, duplicate, received_at))
         self._after_response(call_control_id, events)
         delay = self._faults.take_delay()
         if delay is not None:

@@ -1,0 +1,290 @@
+"""End to end over real HTTP: the simulator rings the app, the app drives the call through the real SDK.
+
+Each test asserts what a user would see: the stored response (status, answers and their sources) and the
+exact commands the fake Telnyx accepted, in order, each once. Every test runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from survey_bot.extension import state
+from survey_bot.models import Command, WebhookEvent
+from survey_bot.sandbox import Stack, running_stack
+from survey_bot.simulator import AIStep, Delivery, Scenario
+from survey_bot.simulator.examples import (
+    ai_fills_everything,
+    ai_invalid_keypad_completes,
+    caller_hangs_up_midway,
+    one_answer_breaks_schema,
+)
+
+FORMS = Path(__file__).resolve().parent.parent / "forms"
+ADMIN = "test-admin-token"
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[Stack]:
+    async with running_stack(database_url, {"forms_dir": FORMS, "admin_token": ADMIN}) as running:
+        yield running
+
+
+def actions(stack: Stack, call_control_id: str | None = None) -> list[str]:
+    return [r.action for r in stack.fake.accepted(call_control_id)]
+
+
+def assert_each_command_once(stack: Stack) -> None:
+    accepted = Counter(r.command_id for r in stack.fake.accepted())
+    assert all(count == 1 for count in accepted.values()), accepted
+
+
+async def play(stack: Stack, scenario: Scenario) -> Any:
+    call_id = stack.fake.start_call(scenario)
+    await stack.fake.wait_call_done(call_id, timeout=30)
+    await stack.settle()
+    response = await stack.response_for_call(call_id)
+    assert response is not None
+    return call_id, response
+
+
+async def test_ai_fills_everything(stack: Stack) -> None:
+    call_id, response = await play(stack, ai_fills_everything())
+    assert response.status == "completed"
+    assert response.answers == {"nps": 9, "satisfaction": "very_satisfied", "would_recommend": True,
+                                "topics": ["delivery"], "comment": "Parcel came a day late, otherwise great."}
+    assert set(response.sources.values()) == {"ai"}
+    assert len(response.message_history) == 6
+    assert actions(stack, call_id) == ["answer", "gather_using_ai", "hangup"]
+    ai_body = stack.fake.accepted(call_id)[1].body
+    assert ai_body["send_partial_results"] is True and ai_body["send_message_history_updates"] is True
+    assert "x-dtmf" not in json.dumps(ai_body["parameters"])
+    assert_each_command_once(stack)
+
+
+async def test_ai_invalid_then_keypad_completes(stack: Stack) -> None:
+    call_id, response = await play(stack, ai_invalid_keypad_completes())
+    assert response.status == "completed"
+    assert response.answers == {"nps": 7, "satisfaction": "satisfied", "would_recommend": True}
+    assert set(response.sources.values()) == {"dtmf"}
+    assert actions(stack, call_id) == ["answer", "gather_using_ai", "gather_using_speak", "gather_using_speak",
+                                       "gather_using_speak", "speak", "hangup"]
+    asked = [r.body["payload"] for r in stack.fake.accepted(call_id) if r.action == "gather_using_speak"]
+    assert "0 to 10" in asked[0] and "Press 1" in asked[1]
+    assert_each_command_once(stack)
+
+
+async def test_only_the_field_that_breaks_the_schema_is_reasked(stack: Stack) -> None:
+    call_id, response = await play(stack, one_answer_breaks_schema())
+    assert response.status == "completed"
+    assert response.answers["date_of_birth"] == "1984-02-20"
+    assert response.sources["date_of_birth"] == "dtmf"
+    assert response.answers["preferred_slot.date"] == "2026-12-03"
+    assert {k: v for k, v in response.sources.items() if k != "date_of_birth"} == dict.fromkeys(
+        ["full_name", "visit_reason", "preferred_slot.date", "preferred_slot.period", "callback_number",
+         "new_patient"], "ai")
+    speaks = [r for r in stack.fake.accepted(call_id) if r.action == "gather_using_speak"]
+    assert len(speaks) == 1 and speaks[0].body["maximum_digits"] == 8
+    assert_each_command_once(stack)
+
+
+async def test_caller_hangs_up_midway_keeps_every_answer(stack: Stack) -> None:
+    call_id, response = await play(stack, caller_hangs_up_midway())
+    assert response.status == "abandoned"
+    assert response.hangup_cause == "normal_clearing"
+    assert response.answers == {"full_name": "Kenji Sato", "visit_reason": "checkup"}
+    assert set(response.sources.values()) == {"ai_partial"}
+    assert actions(stack, call_id) == ["answer", "gather_using_ai"]  # nothing after the hang-up
+
+
+async def test_every_event_delivered_twice_and_shuffled_changes_nothing(stack: Stack) -> None:
+    reference_call, reference = await play(stack, one_answer_breaks_schema())
+    noisy = one_answer_breaks_schema()
+    noisy.delivery = Delivery(duplicate_every=True, reorder_window=3, seed=7)
+    call_id, response = await play(stack, noisy)
+    assert response.status == reference.status == "completed"
+    assert response.answers == reference.answers and response.sources == reference.sources
+    assert actions(stack, call_id) == actions(stack, reference_call)
+    assert_each_command_once(stack)
+    async with state(stack.app).sessions() as session:
+        events = (await session.scalars(select(WebhookEvent).where(WebhookEvent.call_control_id == call_id))).all()
+    emitted = {e["data"]["id"] for e in stack.fake.events_emitted(call_id)}
+    assert {e.id for e in events} == emitted  # each recorded once, none lost
+
+
+async def test_outbound_call_through_the_api(stack: Stack) -> None:
+    scenario = Scenario(direction="outgoing", to_number="+15558880001", ai_steps=ai_fills_everything().ai_steps)
+    stack.fake.expect_dial(scenario)
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        created = await client.post("/api/calls", json={"to": "+15558880001", "form": "customer_satisfaction"},
+                                    headers={"Authorization": f"Bearer {ADMIN}"})
+    assert created.status_code == 202, created.text
+    await stack.fake.wait_idle(20)
+    await stack.settle()
+    dial = stack.fake.accepted()[0]
+    assert dial.action == "dial" and dial.body["to"] == "+15558880001" and dial.body["from"] == "+15550009999"
+    response = await stack.response_for_call(dial.call_control_id or "")
+    if response is None:  # the dial's answer carries the id; webhooks carry it too
+        async with state(stack.app).sessions() as session:
+            from survey_bot.models import Response
+            response = await session.get(Response, created.json()["response_id"])
+    assert response is not None and response.status == "completed" and response.direction == "outgoing"
+    assert [a for a in actions(stack) if a != "dial"] == ["gather_using_ai", "hangup"]  # no `answer` outbound
+
+
+async def test_outbound_call_not_answered_is_recorded(stack: Stack) -> None:
+    stack.fake.expect_dial(Scenario(direction="outgoing", to_number="+15558880002", answers=False))
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        created = await client.post("/api/calls", json={"to": "+15558880002", "form": "customer_satisfaction"},
+                                    headers={"Authorization": f"Bearer {ADMIN}"})
+    await stack.fake.wait_idle(20)
+    await stack.settle()
+    async with state(stack.app).sessions() as session:
+        from survey_bot.models import Response
+        response = await session.get(Response, created.json()["response_id"])
+    assert response is not None and response.status == "failed" and response.hangup_cause == "no_answer"
+    assert actions(stack) == ["dial"]
+
+
+async def test_inbound_call_to_an_unknown_number_is_rejected(stack: Stack) -> None:
+    call_id = stack.fake.start_call(Scenario(to_number="+15550000000"))
+    await stack.fake.wait_call_done(call_id, timeout=20)
+    await stack.settle()
+    assert actions(stack, call_id) == ["reject"]
+    async with state(stack.app).sessions() as session:
+        event = await session.scalar(select(WebhookEvent).where(WebhookEvent.call_control_id == call_id,
+                                                                WebhookEvent.event_type == "call.initiated"))
+    assert event is not None and "no form answers +15550000000" in (event.note or "")
+
+
+@pytest.mark.parametrize("fault", ["429-then-200", "500-three-times"])
+async def test_telnyx_failures_lose_nothing_and_send_once(stack: Stack, fault: str) -> None:
+    if fault == "429-then-200":
+        stack.fake.fail_next(1, 429, retry_after=0.2)
+    else:
+        stack.fake.fail_next(3, 500)
+    call_id, response = await play(stack, ai_fills_everything())
+    assert response.status == "completed" and len(response.answers) == 5
+    assert actions(stack, call_id) == ["answer", "gather_using_ai", "hangup"]
+    assert_each_command_once(stack)
+
+
+async def test_telnyx_refusing_the_ai_gather_falls_back_to_the_keypad(stack: Stack) -> None:
+    scenario = ai_invalid_keypad_completes()
+    call_id = stack.fake.start_call(scenario)
+    # the answer goes through; the next command (gather_using_ai) is refused with a 422
+    await _wait_for_action(stack, call_id, "answer")
+    stack.fake.fail_next(1, 422, code="10015")
+    await stack.fake.wait_call_done(call_id, timeout=30)
+    await stack.settle()
+    response = await stack.response_for_call(call_id)
+    assert response is not None and response.status == "completed"
+    assert response.ai_status == "failed" and response.failures[0]["action"] == "gather_using_ai"
+    assert set(response.sources.values()) == {"dtmf"}
+    async with state(stack.app).sessions() as session:
+        failed = await session.scalar(select(Command).where(Command.action == "gather_using_ai"))
+    assert failed is not None and failed.status == "failed" and "422" in (failed.outcome or "")
+
+
+async def _wait_for_action(stack: Stack, call_id: str, action: str) -> None:
+    import asyncio
+
+    for _ in range(200):
+        if action in actions(stack, call_id):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{action} never reached the fake")
+
+
+async def test_partial_result_after_ended_does_not_override_final_answers(stack: Stack) -> None:
+    scenario = ai_fills_everything()
+    call_id, response = await play(stack, scenario)
+    late = _envelope("call.ai_gather.partial_results", call_id, response.id,
+                     {"partial_results": {"nps": 2, "satisfaction": "dissatisfied"}},
+                     occurred_at="2020-01-01T00:00:00.000000Z")
+    status = await _post(stack, late)
+    assert status == 200
+    after = await stack.response_for_call(call_id)
+    assert after is not None and after.answers == response.answers and after.sources == response.sources
+
+
+def _envelope(event_type: str, call_id: str, response_id: str, payload: dict[str, Any],
+              occurred_at: str = "2026-11-23T12:00:00.000000Z", event_id: str | None = None) -> bytes:
+    import base64
+    import uuid
+
+    client_state = base64.b64encode(json.dumps({"r": response_id}).encode()).decode()
+    body = {"data": {"record_type": "event", "event_type": event_type, "id": event_id or str(uuid.uuid4()),
+                     "occurred_at": occurred_at,
+                     "payload": {"call_control_id": call_id, "client_state": client_state, **payload}},
+            "meta": {"attempt": 1, "delivered_to": "http://127.0.0.1/webhooks/telnyx"}}
+    return json.dumps(body).encode()
+
+
+async def _post(stack: Stack, body: bytes, headers: dict[str, str] | None = None) -> int:
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        sent = await client.post("/webhooks/telnyx", content=body,
+                                 headers=headers if headers is not None else stack.fake.signer.headers(body))
+    return sent.status_code
+
+
+async def test_unknown_event_type_is_recorded_and_ignored(stack: Stack) -> None:
+    body = _envelope("call.ai_gather.failed", "v3:unknown-call", "no-such-response", {"status": "client_error"})
+    assert await _post(stack, body) == 200
+    async with state(stack.app).sessions() as session:
+        events = (await session.scalars(select(WebhookEvent))).all()
+    assert [(e.event_type, e.state) for e in events] == [("call.ai_gather.failed", "ignored")]
+    assert stack.fake.requests == []
+
+
+@pytest.mark.parametrize("case", ["missing", "forged", "stale", "malformed-json", "not-utf8", "oversized",
+                                  "not-an-envelope"])
+async def test_bad_webhooks_get_a_4xx_and_change_nothing(stack: Stack, case: str) -> None:
+    import time
+
+    body = _envelope("call.initiated", "v3:x", "r", {"direction": "incoming", "to": "+15550100001"})
+    signer = stack.fake.signer
+    expected = {"missing": 401, "forged": 401, "stale": 401, "malformed-json": 400, "not-utf8": 400,
+                "oversized": 413, "not-an-envelope": 400}[case]
+    headers = signer.headers(body)
+    if case == "missing":
+        headers = {"Content-Type": "application/json"}
+    elif case == "forged":
+        headers = signer.headers(body.replace(b"+15550100001", b"+15550100002"))
+    elif case == "stale":
+        headers = signer.headers(body, timestamp=int(time.time()) - 301)
+    elif case == "malformed-json":
+        body = b'{"data": {"id": "x", '
+        headers = signer.headers(body)
+    elif case == "not-utf8":
+        body = b'{"data": "\xff\xfe"}'
+        headers = {"telnyx-signature-ed25519": "AAAA", "telnyx-timestamp": str(int(time.time()))}
+    elif case == "oversized":
+        body = b'{"pad": "' + b"x" * 300_000 + b'"}'
+        headers = signer.headers(body)
+    elif case == "not-an-envelope":
+        body = b"[1, 2, 3]"
+        headers = signer.headers(body)
+    assert await _post(stack, body, headers) == expected
+    async with state(stack.app).sessions() as session:
+        assert (await session.scalars(select(WebhookEvent))).all() == []
+    assert stack.fake.requests == []
+
+
+async def test_healthz_reports_the_database(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        health = await client.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok", "database": "ok"}
+
+
+def test_scenario_steps_are_cumulative() -> None:
+    steps = caller_hangs_up_midway().ai_steps
+    assert all(isinstance(s, AIStep) for s in steps)
+    assert set(steps[0].partial_results) <= set(steps[1].partial_results)
