@@ -112,10 +112,10 @@ def funnel_chart(chart_id: str, title: str, rows: Sequence[FunnelBar], *, base: 
     parts: list[str] = []
     facts: list[str] = []
     legend_y = TOP
-    for x, colour, name in ((LABEL_W, AI, "AI"), (LABEL_W + 90, KEYPAD, "keypad"),
-                            (LABEL_W + 210, NONE, "unanswered"), (LABEL_W + 360, BREAKOFF, "breakoffs")):
-        parts.append(f'<rect x="{x}" y="{legend_y}" width="14" height="14" fill="{colour}"/>'
-                     f'<text x="{x + 20}" y="{legend_y + 12}" class="chart-legend">{name}</text>')
+    for lx, colour, name in ((LABEL_W, AI, "AI"), (LABEL_W + 90, KEYPAD, "keypad"),
+                             (LABEL_W + 210, NONE, "unanswered"), (LABEL_W + 360, BREAKOFF, "breakoffs")):
+        parts.append(f'<rect x="{lx}" y="{legend_y}" width="14" height="14" fill="{colour}"/>'
+                     f'<text x="{lx + 20}" y="{legend_y + 12}" class="chart-legend">{name}</text>')
     for i, row in enumerate(rows):
         y = TOP + 28 + i * ROW_H
         parts.append(_label(y, row.label))

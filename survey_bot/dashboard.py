@@ -19,7 +19,6 @@ from quart import (
     Quart,
     Response,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
@@ -28,6 +27,7 @@ from quart import (
 )
 from quart.sessions import SecureCookieSessionInterface
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from . import dashboard_data as views
 from . import live
@@ -40,6 +40,7 @@ __all__ = ["blueprint", "init_app"]
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="static",
                       template_folder="templates")
 SESSION_SALT = b"survey-bot dashboard session key"
+Reply = Response | WerkzeugResponse  # redirect() builds the latter
 OPEN_ENDPOINTS = frozenset({"dashboard.login", "dashboard.static"})
 
 
@@ -71,15 +72,16 @@ def init_app(app: Quart) -> None:
 
 def when(value: Any) -> str:
     """A timestamp as "2026-11-23 21:40:05 UTC" (naive values are UTC; text is parsed as ISO 8601)."""
+    moment = value
     if isinstance(value, str) and value:
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    if not isinstance(value, datetime):
+    if not isinstance(moment, datetime):
         return "—"
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def duration(seconds: float | None) -> str:
@@ -105,23 +107,26 @@ def _fingerprint(token: str) -> str:
 def signed_in() -> bool:
     """Tell whether this request's session was signed in with the current admin token."""
     token = state(current_app).settings.admin_token
-    marker = session.get("auth")
+    marker: object = session.get("auth")
     return bool(token) and isinstance(marker, str) and hmac.compare_digest(marker, _fingerprint(token))
 
 
 def csrf_token() -> str:
     """This session's CSRF token, created on first use."""
-    token = session.get("csrf")
-    if not isinstance(token, str):
-        token = session["csrf"] = secrets.token_urlsafe(32)
-    return token
+    token: object = session.get("csrf")
+    if not current_app.secret_key:  # no sessions at all (the 503 page): nothing to protect
+        return ""
+    if isinstance(token, str):
+        return token
+    fresh = session["csrf"] = secrets.token_urlsafe(32)
+    return fresh
 
 
 async def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a dashboard page with what every page needs."""
     html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), statuses=STATUSES,
                                  outcome_labels=live.OUTCOME_LABELS, source_labels=live.SOURCE_LABELS, **context)
-    response = await make_response(html, status)
+    response = Response(html, status, content_type="text/html; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
@@ -132,7 +137,7 @@ async def page(template: str, status: int = 200, **context: Any) -> Response:
 
 
 @blueprint.before_request
-async def guard() -> Response | None:
+async def guard() -> Reply | None:
     """503 until the admin token is set; CSRF on every POST; everything but sign-in needs a session."""
     if not state(current_app).settings.admin_token:
         return await page("dashboard_error.html", 503, title="Dashboard disabled",
@@ -142,7 +147,7 @@ async def guard() -> Response | None:
     if request.method == "POST":
         form: MultiDict[str, str] = await request.form
         presented = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
-        expected = session.get("csrf")
+        expected: object = session.get("csrf")
         if not isinstance(expected, str) or not token_matches(expected, presented):
             return await page("dashboard_error.html", 400, title="Form expired",
                               message="The form's security token is missing or out of date. "
@@ -151,7 +156,7 @@ async def guard() -> Response | None:
         return None
     if request.endpoint == "dashboard.live_stream":
         return Response("sign in first", 401, content_type="text/plain")
-    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
 
 
 def _safe_next(target: str | None) -> str:
@@ -164,7 +169,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-async def login() -> Response:
+async def login() -> Reply:
     """Sign in with the admin token."""
     if request.method == "GET":
         return await page("dashboard_login.html", next=request.args.get("next", ""), error=None)
@@ -176,18 +181,18 @@ async def login() -> Response:
     session.permanent = True
     session["auth"] = _fingerprint(state(current_app).settings.admin_token)
     session["csrf"] = secrets.token_urlsafe(32)  # a fresh token for the signed-in session
-    return redirect(_safe_next(form.get("next")))  # type: ignore[return-value]
+    return redirect(_safe_next(form.get("next")))
 
 
 @blueprint.post("/logout")
-async def logout() -> Response:
+async def logout() -> Reply:
     """Sign out."""
     session.clear()
-    return redirect(url_for("dashboard.login"))  # type: ignore[return-value]
+    return redirect(url_for("dashboard.login"))
 
 
 @blueprint.get("/")
-async def forms() -> Response:
+async def forms() -> Reply:
     """Every form: versions, calls today and in total, completion rate, a way to try it."""
     app_state = state(current_app)
     async with app_state.sessions() as db:
@@ -197,7 +202,7 @@ async def forms() -> Response:
 
 
 @blueprint.get("/forms/<form_id>")
-async def form(form_id: str) -> Response:
+async def form(form_id: str) -> Reply:
     """One form's funnel, outcomes, timings and responses over a chosen time range."""
     app_state = state(current_app)
     query = views.FormQuery.parse(request.args)
@@ -210,7 +215,7 @@ async def form(form_id: str) -> Response:
 
 
 @blueprint.get("/forms/<form_id>/export.<kind>")
-async def export(form_id: str, kind: str) -> Response:
+async def export(form_id: str, kind: str) -> Reply:
     """Download a form's responses (CSV or NDJSON) with the shared exporter, filtered like the table."""
     if kind not in ("csv", "ndjson"):
         return await page("dashboard_error.html", 404, title="Unknown format", message="Use .csv or .ndjson.")
@@ -223,7 +228,7 @@ async def export(form_id: str, kind: str) -> Response:
 
 
 @blueprint.get("/responses/<response_id>")
-async def response(response_id: str) -> Response:
+async def response(response_id: str) -> Reply:
     """One response: answers and sources, keypad attempts, transcript, webhooks and commands."""
     app_state = state(current_app)
     async with app_state.sessions() as db:
@@ -236,7 +241,7 @@ async def response(response_id: str) -> Response:
 
 
 @blueprint.get("/live")
-async def live_page() -> Response:
+async def live_page() -> Reply:
     """Calls in progress (server-rendered; live.js keeps it current over Server-Sent Events)."""
     app_state = state(current_app)
     async with app_state.sessions() as db:
@@ -246,20 +251,20 @@ async def live_page() -> Response:
 
 
 @blueprint.get("/live/stream")
-async def live_stream() -> Response:
+async def live_stream() -> Reply:
     """Server-Sent Events: each live call's snapshot when it changes, `ended` when it is over."""
-    response = await make_response(live.stream(current_app), 200)
-    response.headers.update({"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store",
-                             "X-Accel-Buffering": "no"})
-    response.timeout = None  # type: ignore[attr-defined]  # live.stream bounds itself
+    response = Response(live.stream(current_app._get_current_object()), 200,  # type: ignore[attr-defined]
+                        content_type="text/event-stream; charset=utf-8")
+    response.headers.update({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    response.timeout = None  # live.stream bounds itself
     return response
 
 
 @blueprint.post("/forms/<form_id>/simulate")
-async def simulate(form_id: str) -> Response:
+async def simulate(form_id: str) -> Reply:
     """Start a simulated call of this form on the attached simulator, then watch it live."""
     try:
         call = await live.start_simulated_call(current_app, form_id)
     except live.SimulatorUnavailable as exc:
         return await page("dashboard_error.html", 409, title="Simulator not available", message=str(exc))
-    return redirect(url_for("dashboard.live_page", started=call))  # type: ignore[return-value]
+    return redirect(url_for("dashboard.live_page", started=call))

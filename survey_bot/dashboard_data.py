@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import charts, metrics
-from .export import STATUSES, ResponseFilter, UnknownFormError, csv_chunks, ndjson_chunks, plan_export, to_utc
 from .errors import FormError
+from .export import STATUSES, ResponseFilter, UnknownFormError, csv_chunks, ndjson_chunks, plan_export, to_utc
 from .extension import AppState
 from .forms import Form, parse_form
 from .models import Command, FormVersion, Response, WebhookEvent
@@ -124,10 +124,10 @@ async def forms_overview(db: AsyncSession, catalog: FormCatalog) -> list[FormSum
     midnight = datetime.combine(datetime.now(UTC).date(), time(), UTC)
     by_status = (await db.execute(select(Response.form_id, Response.status, func.count())
                                   .group_by(Response.form_id, Response.status))).all()
-    today = dict((await db.execute(select(Response.form_id, func.count()).where(Response.started_at >= midnight)
-                                   .group_by(Response.form_id))).tuples().all())
-    per_version = dict((await db.execute(select(Response.form_version_id, func.count())
-                                         .group_by(Response.form_version_id))).tuples().all())
+    today: dict[str, int] = {fid: n for fid, n in (await db.execute(
+        select(Response.form_id, func.count()).where(Response.started_at >= midnight).group_by(Response.form_id)))}
+    per_version: dict[int, int] = {vid: n for vid, n in (await db.execute(
+        select(Response.form_version_id, func.count()).group_by(Response.form_version_id)))}
     versions: dict[str, list[dict[str, Any]]] = {}
     for row in (await db.execute(select(FormVersion).order_by(FormVersion.created_at.desc()))).scalars():
         current = catalog.forms.get(row.form_id)
@@ -253,8 +253,9 @@ async def response_detail(db: AsyncSession, catalog: FormCatalog, response_id: s
                 "at": response.answer_times.get(n)} for n in names]
     events = (await db.execute(select(WebhookEvent).where(WebhookEvent.response_id == response_id))).scalars()
     commands = (await db.execute(select(Command).where(Command.response_id == response_id))).scalars()
-    timeline = [{"at": _aware(e.occurred_at or e.received_at), "kind": "webhook", "what": e.event_type,
-                 "state": e.state, "note": e.note, "id": e.id} for e in events]
+    timeline: list[dict[str, Any]] = [
+        {"at": _aware(e.occurred_at or e.received_at), "kind": "webhook", "what": e.event_type,
+         "state": e.state, "note": e.note, "id": e.id} for e in events]
     timeline += [{"at": _aware(c.created_at), "kind": "command", "what": c.action, "state": c.status,
                   "note": c.outcome, "id": c.step, "sent_at": _aware(c.sent_at), "attempts": c.attempts}
                  for c in commands]

@@ -251,6 +251,8 @@ def _ask_next(state: CallState, form: Form, *, intro: bool) -> list[Command]:
             "language": str(form.dtmf["language"]),
             "client_state": _client_state(state, s="closing"),
         }
+        if form.dtmf.get("service_level"):
+            speak["service_level"] = str(form.dtmf["service_level"])
         return [Command("speak", speak, "closing")]
     return [Command("hangup", {"client_state": _client_state(state, s="hangup")}, "hangup")]
 

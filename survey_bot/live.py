@@ -118,7 +118,7 @@ async def _changes(db: AsyncSession, catalog: FormCatalog, shown: dict[str, date
     heads = (await db.execute(
         select(Response.id, Response.updated_at).where(or_(Response.status == "in_progress",
                                                            Response.id.in_(list(shown))))
-        .order_by(Response.started_at.desc()).limit(MAX_LIVE + len(shown)))).tuples().all()
+        .order_by(Response.started_at.desc()).limit(MAX_LIVE + len(shown)))).all()
     for gone in set(shown) - {rid for rid, _ in heads}:
         del shown[gone]
     changed = [rid for rid, updated in heads if shown.get(rid) != updated]
@@ -205,9 +205,10 @@ def _digit_candidates(field: Field) -> list[str]:
 
 
 def _value_candidates(schema: Mapping[str, Any]) -> list[Any]:
-    items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+    items = schema.get("items")
+    item_enum = items.get("enum") if isinstance(items, Mapping) else None
     return [*schema.get("examples", []), *schema.get("enum", [])[:1], "Sam Sample from the simulator",
-            [*items.get("enum", ["sample"])][:1], True, 1]
+            [*(item_enum or ["sample"])][:1], True, 1]
 
 
 def _sample(field: Field) -> tuple[Any, str | None] | None:

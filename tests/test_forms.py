@@ -474,3 +474,8 @@ def test_flatten_and_nest(forms: dict[str, Form]) -> None:
     assert flatten(forms["appointment_intake"], {"preferred_slot": "soon"}) == {}
     with pytest.raises(ValueError):
         nest({"a": 1, "a.b": 2})
+
+
+def test_validate_answers_of_a_null_result(forms: dict[str, Form]) -> None:
+    valid, errors = validate_answers(forms["customer_satisfaction"], None)  # type: ignore[arg-type]
+    assert valid == {} and errors == {"nps": "required", "satisfaction": "required"}

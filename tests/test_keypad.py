@@ -211,3 +211,8 @@ def test_parse_digits_validates_the_whole_field_schema() -> None:
     assert parse_digits(form.field("even"), "42#") == 42
     with pytest.raises(DigitsError, match="multiple of 2"):
         parse_digits(form.field("even"), "43#")
+
+
+def test_null_is_not_a_menu_entry() -> None:
+    keypad, _ = derive_keypad({"type": ["string", "null"], "enum": ["a", "b", None]})
+    assert keypad == Keypad("menu", {"1": "a", "2": "b"}, 1, 1, "")
