@@ -42,9 +42,16 @@ def cell_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def iso_utc(value: datetime | None) -> str:
-    """ISO 8601 in UTC with a `Z`; naive values are UTC already (SQLite hands them back without a zone)."""
+def iso_utc(value: datetime | str | None) -> str:
+    """ISO 8601 in UTC with a `Z`. Naive values are UTC already, and so is SQLite's stored text
+    (`2024-05-01 10:00:00.000000`), which is rewritten without parsing when it has that exact shape."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        if len(value) != 26 or value[10] != " ":
+            return iso_utc(datetime.fromisoformat(value))
+        if value.endswith(".000000"):  # as datetime.isoformat() writes whole seconds
+            return f"{value[:10]}T{value[11:19]}Z"
+        return f"{value[:10]}T{value[11:]}Z"
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value.isoformat().replace("+00:00", "Z")

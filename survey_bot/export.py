@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from pydantic_core import from_json
+from sqlalchemy import ColumnElement, String, Text, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .csv_safety import cell_text, iso_utc, neutralise
+from .csv_safety import FORMULA_TRIGGERS, cell_text, iso_utc, neutralise
 from .forms import Form, nest, parse_form
 from .models import FormVersion, Response
 
@@ -39,11 +40,14 @@ __all__ = [
 STATUSES = ("in_progress", "completed", "partial", "abandoned", "failed")
 META_COLUMNS = ("response_id", "form_id", "form_version", "status", "direction", "from", "to",
                 "started_at", "completed_at")
-BATCH_SIZE = 2000
-# The columns an export reads, in the order the writers unpack them.
+BATCH_SIZE = 5000
+# The columns an export reads, in the order the writers unpack them. Answers, sources and (on SQLite)
+# timestamps arrive as the stored text: decoding them here is several times faster than SQLAlchemy's
+# per-value processors, which dominated the export's time.
 _ROW_COLUMNS = (Response.id, Response.form_id, Response.form_version_id, Response.status, Response.direction,
-                Response.from_number, Response.to_number, Response.started_at, Response.completed_at,
-                Response.answers, Response.sources)
+                Response.from_number, Response.to_number, type_coerce(Response.started_at, String),
+                type_coerce(Response.completed_at, String), type_coerce(Response.answers, Text),
+                type_coerce(Response.sources, Text))
 Progress = Callable[[int], None]
 
 
@@ -81,10 +85,14 @@ class ResponseFilter:
         return found
 
 
-def keyset_after(started_at: datetime, response_id: str) -> ColumnElement[bool]:
+def keyset_after(started_at: datetime | str, response_id: str) -> ColumnElement[bool]:
     """Rows strictly after (started_at, id) in export order: no gaps or repeats while rows are added."""
-    return or_(Response.started_at > started_at,
-               and_(Response.started_at == started_at, Response.id > response_id))
+    if isinstance(started_at, str):  # SQLite's stored text, as the export reads it
+        started_at = datetime.fromisoformat(started_at)
+    # The redundant `>=` lets SQLite (with bound parameters) seek the (form_id, started_at) index instead
+    # of scanning the form's rows from the start on every batch.
+    return and_(Response.started_at >= started_at,
+                or_(Response.started_at > started_at, Response.id > response_id))
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ async def response_batches(engine: AsyncEngine, selection: ResponseFilter,
             yield rows
         if len(rows) < batch_size:
             return
-        after = keyset_after(rows[-1].started_at, rows[-1].id)
+        after = keyset_after(rows[-1][7], rows[-1][0])
 
 
 def _take(buffer: io.StringIO) -> str:
@@ -183,15 +191,19 @@ async def csv_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseF
 
 
 def _csv_rows(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bool) -> list[list[str]]:
-    fields, versions = plan.fields, plan.versions
+    fields, versions, triggers = plan.fields, plan.versions, FORMULA_TRIGGERS
     out = []
     for rid, form_id, version_id, status, direction, from_, to, started, completed, answers, sources in rows:
+        values = from_json(answers)
         cells = [rid, form_id, versions.get(version_id, ""), status, direction, from_ or "", to or "",
                  iso_utc(started), iso_utc(completed)]
-        cells.extend([cell_text(answers.get(name)) for name in fields])
+        # Most answers are strings: skip the call for them (this loop runs once per exported row).
+        cells.extend([v if type(v) is str else cell_text(v) for v in map(values.get, fields)])
         if with_sources:
-            cells.extend([cell_text(sources.get(name)) for name in fields])
-        out.append(cells if raw else [neutralise(cell) for cell in cells])
+            cells.extend([cell_text(v) for v in map(from_json(sources).get, fields)])
+        if not raw and not triggers.isdisjoint([cell[:1] for cell in cells]):
+            cells = [neutralise(cell) for cell in cells]
+        out.append(cells)
     return out
 
 
@@ -212,5 +224,5 @@ def _record(row: Any, versions: Mapping[int, str]) -> dict[str, Any]:
         "response_id": rid, "form_id": form_id, "form_version": versions.get(version_id),
         "status": status, "direction": direction, "from": from_, "to": to,
         "started_at": iso_utc(started), "completed_at": iso_utc(completed) or None,
-        "answers": nest(answers), "sources": nest(sources),
+        "answers": nest(from_json(answers)), "sources": nest(from_json(sources)),
     }

@@ -242,7 +242,8 @@ async def test_form_page_funnel_outcomes_and_table(app: Quart) -> None:
     assert metric(html, "completion") == "50%"
     assert metric(html, "median-duration") == "1 min 30 s"  # median of 2, 4, 1, 0.5 minutes
     assert metric(html, "median-complete") == "3 min 00 s"
-    assert metric(html, "ai-share").startswith("67%")  # 4 AI answers, 2 keypad
+    assert metric(html, "ai-share") == "71%"  # 5 final answers by AI, 2 by keypad
+    assert metric(html, "keypad-share") == "29%"
     outcomes = dict(re.findall(r'data-outcome="(\w+)"><th scope="row">[^<]*</th><td class="num">(\d+)<', html))
     assert outcomes == {"completed": "2", "partial": "0", "breakoff": "1", "refused": "1", "failed": "0"}
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="funnel" role="img"' in html
