@@ -1,4 +1,4 @@
-"""Turn answers into CSV cells and neutralise the ones a spreadsheet would run as formulas (OWASP)."""
+"""CSV cells and records: answers as text, formula-like cells neutralised (OWASP), RFC 4180 quoting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FORMULA_TRIGGERS", "cell_text", "iso_utc", "neutralise"]
+__all__ = ["FORMULA_TRIGGERS", "cell_text", "csv_record", "iso_utc", "neutralise", "neutralise_all"]
 
 # A spreadsheet treats a cell starting with any of these as a formula (or strips it and then does).
 FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\0")
@@ -23,6 +23,30 @@ def neutralise(cell: str) -> str:
     if _PLAIN_NUMBER.fullmatch(cell) or _E164.fullmatch(cell):
         return cell
     return "'" + cell
+
+
+def neutralise_all(cells: list[str]) -> list[str]:
+    """Neutralise every cell of a record that needs it."""
+    triggers = FORMULA_TRIGGERS
+    return [neutralise(cell) if cell[:1] in triggers else cell for cell in cells]
+
+
+def csv_record(cells: list[str], line_end: str) -> str:
+    """One CSV record with RFC 4180 quoting: a cell is quoted (quotes doubled) only if it holds `,` `"` CR or LF.
+
+    The same output as the csv module's QUOTE_MINIMAL for records of two or more cells, several times
+    faster on the common record that needs no quoting at all (found with one join and four C scans).
+    """
+    line = ",".join(cells)
+    if '"' in line or "\n" in line or "\r" in line or line.count(",") != len(cells) - 1:
+        line = ",".join([_quoted(cell) for cell in cells])
+    return line + line_end
+
+
+def _quoted(cell: str) -> str:
+    if '"' in cell or "," in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def cell_text(value: Any) -> str:

@@ -1,13 +1,19 @@
 """Stream a form's responses as CSV or NDJSON: columns over every version used, keyset batches, the writers.
 
-Rows come from the database in keyset batches on (started_at, id), each batch in its own short read, so an
-export of any size holds neither the whole result in memory nor a transaction (SQLite's write lock) open.
+Rows come from the database in keyset batches on (started_at, id), each batch in its own short read (the
+next one is read while the caller writes the current one), so an export of any size holds neither the
+whole result in memory nor a transaction (SQLite's write lock) open.
+
+CSV: `META_COLUMNS`, one column per field (dotted names, newest version's order, then fields only older
+versions had), then with sources a `<field>.source` per field; values as `csv_safety.cell_text` writes
+them; formula-like cells neutralised unless raw; `excel` adds a BOM and CRLF line ends.
+NDJSON: one object per response with the metadata, `answers` and `sources` nested as in the form.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,11 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import from_json
-from sqlalchemy import ColumnElement, String, Text, and_, exists, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, Text, and_, exists, func, null, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .csv_safety import FORMULA_TRIGGERS, cell_text, iso_utc, neutralise
-from .forms import Form, nest, parse_form
+from .csv_safety import cell_text, csv_record, iso_utc, neutralise_all
+from .form_check import leaves
+from .forms import nest
 from .models import FormVersion, Response
 
 __all__ = [
@@ -41,13 +48,13 @@ STATUSES = ("in_progress", "completed", "partial", "abandoned", "failed")
 META_COLUMNS = ("response_id", "form_id", "form_version", "status", "direction", "from", "to",
                 "started_at", "completed_at")
 BATCH_SIZE = 5000
-# The columns an export reads, in the order the writers unpack them. Answers, sources and (on SQLite)
-# timestamps arrive as the stored text: decoding them here is several times faster than SQLAlchemy's
-# per-value processors, which dominated the export's time.
-_ROW_COLUMNS = (Response.id, Response.form_id, Response.form_version_id, Response.status, Response.direction,
+# The columns an export reads, in the order the writers unpack them (then the sources or NULL). Answers,
+# sources and (on SQLite) timestamps arrive as the stored text: decoding them here is several times faster
+# than SQLAlchemy's per-value processors, which took most of the export's time.
+_ROW_COLUMNS = (Response.id, Response.form_version_id, Response.status, Response.direction,
                 Response.from_number, Response.to_number, type_coerce(Response.started_at, String),
-                type_coerce(Response.completed_at, String), type_coerce(Response.answers, Text),
-                type_coerce(Response.sources, Text))
+                type_coerce(Response.completed_at, String), type_coerce(Response.answers, Text))
+_SOURCES = type_coerce(Response.sources, Text)
 Progress = Callable[[int], None]
 
 
@@ -110,36 +117,35 @@ class ExportPlan:
 
 
 async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
-                      current: Form | None) -> ExportPlan:
+                      current: Callable[[], Mapping[str, Any] | None]) -> ExportPlan:
     """Work out the columns from the versions the selected responses were collected with.
 
-    Without matching responses the header is today's form (or the newest stored version); a form that is
-    neither in the forms folder nor stored raises UnknownFormError.
+    `current` returns today's form document (None if the forms folder has none); it is called only when
+    no response matches (the header is then today's form, else the newest stored version) or nothing is
+    stored. A form that is in neither place raises UnknownFormError.
     """
     stored = (await connection.execute(
         select(FormVersion.id, FormVersion.version, FormVersion.document)
         .where(FormVersion.form_id == selection.form_id)
         .order_by(FormVersion.created_at.desc(), FormVersion.id.desc())
     )).all()
-    if not stored and current is None:
-        raise UnknownFormError(selection.form_id)
     used_ids = set((await connection.execute(
         select(FormVersion.id).where(
             FormVersion.form_id == selection.form_id,
             exists().where(Response.form_version_id == FormVersion.id, *selection.conditions()),
         )
     )).scalars())
-    documents = [(version, document) for version_id, version, document in stored if version_id in used_ids]
+    documents = [document for version_id, _version, document in stored if version_id in used_ids]
     if not documents:
-        documents = [(current.version, current.document)] if current is not None else [stored[0][1:]]
+        today = current()
+        if today is None and not stored:
+            raise UnknownFormError(selection.form_id)
+        documents = [today if today is not None else stored[0].document]
     names: dict[str, None] = {}
-    for version, document in documents:  # newest first: its order wins, older-only fields follow
-        if current is not None and version == current.version:
-            form = current
-        else:
-            form = parse_form(dict(document), selection.form_id, f"<stored version {version[:12]}>")
-        names.update(dict.fromkeys(field.name for field in form.fields))
-    return ExportPlan(selection.form_id, tuple(names), {row[0]: row[1] for row in stored})
+    for document in documents:  # newest first: its order wins, then fields only older versions had
+        # Stored versions were checked when they were recorded: only their leaf names are needed here.
+        names.update(dict.fromkeys(".".join(leaf.path) for leaf in leaves(document)))
+    return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored})
 
 
 async def count_responses(engine: AsyncEngine, selection: ResponseFilter) -> int:
@@ -150,50 +156,55 @@ async def count_responses(engine: AsyncEngine, selection: ResponseFilter) -> int
     return int(total or 0)
 
 
-async def response_batches(engine: AsyncEngine, selection: ResponseFilter,
+async def response_batches(engine: AsyncEngine, selection: ResponseFilter, *, with_sources: bool = True,
                            batch_size: int = BATCH_SIZE) -> AsyncIterator[Sequence[Any]]:
-    """Yield the selected responses in export order, `batch_size` rows at a time, each batch its own read."""
-    statement = (select(*_ROW_COLUMNS).where(*selection.conditions())
-                 .order_by(Response.started_at, Response.id))
-    after: ColumnElement[bool] | None = None
-    while True:
+    """Yield the selected responses in export order, `batch_size` rows at a time, each batch its own read.
+
+    Rows are tuples in `_ROW_COLUMNS` order, then the sources (None unless `with_sources`).
+    """
+    statement = (select(*_ROW_COLUMNS, _SOURCES if with_sources else null())
+                 .where(*selection.conditions()).order_by(Response.started_at, Response.id))
+
+    async def read(after: ColumnElement[bool] | None) -> Sequence[Any]:
         page = statement if after is None else statement.where(after)
         async with engine.connect() as connection:
-            rows = (await connection.execute(page.limit(batch_size))).all()
-        if rows:
-            yield rows
-        if len(rows) < batch_size:
-            return
-        after = keyset_after(rows[-1][7], rows[-1][0])
+            return (await connection.execute(page.limit(batch_size))).all()
 
-
-def _take(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+    pending = asyncio.ensure_future(read(None))
+    try:
+        while True:
+            rows = await pending
+            if len(rows) == batch_size:  # read the next batch while the caller writes this one
+                pending = asyncio.ensure_future(read(keyset_after(rows[-1][6], rows[-1][0])))
+            if rows:
+                yield rows
+            if len(rows) < batch_size:
+                return
+    finally:
+        if not pending.done():  # the caller stopped early (a client went away)
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
 
 
 async def csv_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter, *,
                      with_sources: bool = False, excel: bool = False, raw: bool = False,
                      progress: Progress | None = None) -> AsyncIterator[str]:
-    """Yield the CSV export as text chunks (one per batch); see the module doc for the format."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n" if excel else "\n")
+    """Yield the CSV export as text chunks, one per batch (the format is in the module doc)."""
+    line_end = "\r\n" if excel else "\n"
     header = plan.header(with_sources)
-    writer.writerow(header if raw else [neutralise(name) for name in header])
-    yield ("\ufeff" if excel else "") + _take(buffer)
-    async for rows in response_batches(engine, selection):
-        writer.writerows(_csv_rows(rows, plan, with_sources, raw))
+    yield ("\ufeff" if excel else "") + csv_record(header if raw else neutralise_all(header), line_end)
+    async for rows in response_batches(engine, selection, with_sources=with_sources):
+        yield "".join(_csv_records(rows, plan, with_sources, raw, line_end))
         if progress is not None:
             progress(len(rows))
-        yield _take(buffer)
 
 
-def _csv_rows(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bool) -> list[list[str]]:
-    fields, versions, triggers = plan.fields, plan.versions, FORMULA_TRIGGERS
+def _csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bool,
+                 line_end: str) -> list[str]:
+    form_id, fields, versions = plan.form_id, plan.fields, plan.versions
     out = []
-    for rid, form_id, version_id, status, direction, from_, to, started, completed, answers, sources in rows:
+    for rid, version_id, status, direction, from_, to, started, completed, answers, sources in rows:
         values = from_json(answers)
         cells = [rid, form_id, versions.get(version_id, ""), status, direction, from_ or "", to or "",
                  iso_utc(started), iso_utc(completed)]
@@ -201,9 +212,7 @@ def _csv_rows(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bo
         cells.extend([v if type(v) is str else cell_text(v) for v in map(values.get, fields)])
         if with_sources:
             cells.extend([cell_text(v) for v in map(from_json(sources).get, fields)])
-        if not raw and not triggers.isdisjoint([cell[:1] for cell in cells]):
-            cells = [neutralise(cell) for cell in cells]
-        out.append(cells)
+        out.append(csv_record(cells if raw else neutralise_all(cells), line_end))
     return out
 
 
@@ -211,17 +220,16 @@ async def ndjson_chunks(engine: AsyncEngine, plan: ExportPlan, selection: Respon
                         progress: Progress | None = None) -> AsyncIterator[str]:
     """Yield one JSON object per response: metadata, then typed answers and sources nested as in the form."""
     async for rows in response_batches(engine, selection):
-        lines = [json.dumps(_record(row, plan.versions), ensure_ascii=False, separators=(",", ":")) + "\n"
-                 for row in rows]
+        yield "".join([json.dumps(_record(row, plan), ensure_ascii=False, separators=(",", ":")) + "\n"
+                       for row in rows])
         if progress is not None:
             progress(len(rows))
-        yield "".join(lines)
 
 
-def _record(row: Any, versions: Mapping[int, str]) -> dict[str, Any]:
-    rid, form_id, version_id, status, direction, from_, to, started, completed, answers, sources = row
+def _record(row: Any, plan: ExportPlan) -> dict[str, Any]:
+    rid, version_id, status, direction, from_, to, started, completed, answers, sources = row
     return {
-        "response_id": rid, "form_id": form_id, "form_version": versions.get(version_id),
+        "response_id": rid, "form_id": plan.form_id, "form_version": plan.versions.get(version_id),
         "status": status, "direction": direction, "from": from_, "to": to,
         "started_at": iso_utc(started), "completed_at": iso_utc(completed) or None,
         "answers": nest(from_json(answers)), "sources": nest(from_json(sources)),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import BinaryIO, TextIO
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +26,7 @@ from .export import (
     ndjson_chunks,
     plan_export,
 )
-from .forms import load_forms
+from .forms import load_form
 from .migrate import ensure_at_head
 from .models import FormVersion
 
@@ -77,14 +78,14 @@ async def run_export(args: argparse.Namespace, selection: ResponseFilter) -> int
     engine = make_engine(settings.database_url)
     try:
         await ensure_at_head(engine, settings.database_url)
-        forms = load_forms(settings.forms_path)
+        folder = settings.forms_path
         async with engine.connect() as connection:
             try:
-                plan = await plan_export(connection, selection, forms.get(selection.form_id))
+                plan = await plan_export(connection, selection, lambda: _document(folder, selection.form_id))
             except UnknownFormError as exc:
                 stored = await connection.scalars(select(FormVersion.form_id).distinct())
-                known = ", ".join(sorted({*forms, *stored})) or "none"
-                raise ConfigError(f"{exc} (known forms: {known})") from None
+                known = ", ".join(sorted({*(path.stem for path in folder.glob("*.json")), *stored}))
+                raise ConfigError(f"{exc} (known forms: {known or 'none'})") from None
         if args.out is None:
             await _write(args, engine, plan, selection, sys.stdout.buffer, _ProgressBar(None, 0))
             return 0
@@ -96,6 +97,12 @@ async def run_export(args: argparse.Namespace, selection: ResponseFilter) -> int
     finally:
         await engine.dispose()
     return 0
+
+
+def _document(folder: Path, form_id: str) -> Mapping[str, Any] | None:
+    """Today's checked form document from the forms folder, if it has one by that id."""
+    path = folder / f"{form_id}.json"
+    return load_form(path).document if path.is_file() else None
 
 
 async def _write(args: argparse.Namespace, engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter,

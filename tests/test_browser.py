@@ -8,10 +8,12 @@ import csv
 import io
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from playwright.async_api import Browser, Page
 from sqlalchemy import func, select
 
 from survey_bot import metrics
@@ -28,6 +30,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 TOKEN = "browser-test-token"
+T = TypeVar("T")
 CLINIC = "appointment_intake"
 
 
@@ -46,7 +49,7 @@ async def stack(database_url: str) -> AsyncIterator[Stack]:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[object]:
+async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.async_api import async_playwright
@@ -59,9 +62,9 @@ async def browser() -> AsyncIterator[object]:
             await launched.close()
 
 
-async def signed_in_page(browser: object, base_url: str) -> object:
+async def signed_in_page(browser: Browser, base_url: str) -> Page:
     """A new page signed in through the login form (after being redirected to it)."""
-    context = await browser.new_context(base_url=base_url, accept_downloads=True)  # type: ignore[attr-defined]
+    context = await browser.new_context(base_url=base_url, accept_downloads=True)
     page = await context.new_page()
     await page.goto("/dashboard/forms/appointment_intake")
     assert "/dashboard/login" in page.url
@@ -78,41 +81,41 @@ async def play_demo_calls(stack: Stack) -> None:
     await stack.settle()
 
 
-async def test_sign_in_and_funnel_numbers_match_the_database(stack: Stack, browser: object) -> None:
+async def test_sign_in_and_funnel_numbers_match_the_database(stack: Stack, browser: Browser) -> None:
     await play_demo_calls(stack)
     page = await signed_in_page(browser, stack.app_url)
-    assert await page.get_by_role("heading", level=1).inner_text() == "Appointment intake"  # type: ignore[attr-defined]
+    assert await page.get_by_role("heading", level=1).inner_text() == "Appointment intake"
     async with state(stack.app).sessions() as db:
         rows = (await db.execute(select(Response).where(Response.form_id == CLINIC))).scalars().all()
     form = state(stack.app).catalog.forms[CLINIC]
     expected = metrics.funnel([metrics.ResponseRecord.of(r) for r in rows], form.fields)
     for row in expected.rows:
-        shown = page.locator(f'#funnel-table tr[data-field="{row.name}"]')  # type: ignore[attr-defined]
+        shown = page.locator(f'#funnel-table tr[data-field="{row.name}"]')
         for column, value in (("reached", row.reached), ("ai", row.by_ai), ("keypad", row.by_keypad),
                               ("unanswered", row.unanswered), ("breakoffs", row.breakoffs)):
             assert await shown.locator(f'[data-col="{column}"]').inner_text() == str(value), (row.name, column)
     # The two clinic calls, worked out by hand: the AI's impossible birth date was rescued on the keypad,
     # and the caller who hung up during the AI conversation left at the date of birth.
-    dob = page.locator('#funnel-table tr[data-field="date_of_birth"]')  # type: ignore[attr-defined]
+    dob = page.locator('#funnel-table tr[data-field="date_of_birth"]')
     assert await dob.locator('[data-col="keypad"]').inner_text() == "1"
     assert await dob.locator('[data-col="breakoffs"]').inner_text() == "1"
-    assert await page.locator('[data-metric="ended"]').inner_text() == "2"  # type: ignore[attr-defined]
-    await page.context.close()  # type: ignore[attr-defined]
+    assert await page.locator('[data-metric="ended"]').inner_text() == "2"
+    await page.context.close()
 
 
-async def test_simulated_call_fills_in_on_the_live_page_without_reload(stack: Stack, browser: object) -> None:
+async def test_simulated_call_fills_in_on_the_live_page_without_reload(stack: Stack, browser: Browser) -> None:
     watcher = await signed_in_page(browser, stack.app_url)
-    await watcher.goto("/dashboard/live")  # type: ignore[attr-defined]
-    await watcher.wait_for_selector('main[data-stream-state="open"]')  # type: ignore[attr-defined]
-    await watcher.evaluate("window.__notReloaded = true")  # type: ignore[attr-defined]
-    assert await watcher.locator("#live-calls article").count() == 0  # type: ignore[attr-defined]
+    await watcher.goto("/dashboard/live")
+    await watcher.wait_for_selector('main[data-stream-state="open"]')
+    await watcher.evaluate("window.__notReloaded = true")
+    assert await watcher.locator("#live-calls article").count() == 0
 
-    starter = await watcher.context.new_page()  # type: ignore[attr-defined]
+    starter = await watcher.context.new_page()
     await starter.goto("/dashboard/")
     await starter.locator("#form-customer_satisfaction").get_by_role("button", name="Try it in the simulator").click()
     await starter.wait_for_url(re.compile(r"/dashboard/live\?started="))
 
-    card = watcher.locator("#live-calls article").first  # type: ignore[attr-defined]
+    card = watcher.locator("#live-calls article").first
     await card.wait_for(timeout=10_000)
     response_id = await card.get_attribute("data-id")
     nps = card.locator('[data-field="nps"] .value')
@@ -120,28 +123,28 @@ async def test_simulated_call_fills_in_on_the_live_page_without_reload(stack: St
     turns_first = await card.locator("li.turn").count()
     await asyncio.wait_for(_until(lambda: card.locator("li.turn").count(), lambda n: n > turns_first), 15)
     # The call ends: it leaves the live list and shows up first in the table of ended calls.
-    ended_row = watcher.locator(f'#ended-rows tr[data-id="{response_id}"]')  # type: ignore[attr-defined]
+    ended_row = watcher.locator(f'#ended-rows tr[data-id="{response_id}"]')
     await ended_row.wait_for(timeout=20_000)
-    assert await watcher.locator(f"#call-{response_id}").count() == 0  # type: ignore[attr-defined]
+    assert await watcher.locator(f"#call-{response_id}").count() == 0
     assert "Completed" in await ended_row.inner_text()
-    assert await watcher.evaluate("window.__notReloaded === true")  # type: ignore[attr-defined]
+    assert await watcher.evaluate("window.__notReloaded === true")
     async with state(stack.app).sessions() as db:
         stored = await db.get(Response, response_id)
     assert stored is not None and stored.status == "completed"
     assert set(stored.sources.values()) == {"ai", "dtmf"}  # the AI and a keypad rescue
-    await watcher.context.close()  # type: ignore[attr-defined]
+    await watcher.context.close()
 
 
-async def _until(read: object, ok: object, every: float = 0.1) -> None:
-    while not ok(await read()):  # type: ignore[operator]
+async def _until(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], every: float = 0.1) -> None:
+    while not ok(await read()):
         await asyncio.sleep(every)
 
 
-async def test_csv_download_from_the_form_page(stack: Stack, browser: object) -> None:
+async def test_csv_download_from_the_form_page(stack: Stack, browser: Browser) -> None:
     await play_demo_calls(stack)
     page = await signed_in_page(browser, stack.app_url)
-    async with page.expect_download() as info:  # type: ignore[attr-defined]
-        await page.get_by_role("link", name="Download CSV").click()  # type: ignore[attr-defined]
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download CSV").click()
     download = await info.value
     assert download.suggested_filename.startswith(f"{CLINIC}-") and download.suggested_filename.endswith(".csv")
     content = Path(await download.path()).read_text(encoding="utf-8")
@@ -152,4 +155,4 @@ async def test_csv_download_from_the_form_page(stack: Stack, browser: object) ->
     assert len(table) == count == 2
     assert {row["response_id"] for row in table} == ids
     assert "date_of_birth" in table[0] and "preferred_slot.date" in table[0]
-    await page.context.close()  # type: ignore[attr-defined]
+    await page.context.close()

@@ -6,6 +6,7 @@ exact commands the fake Telnyx accepted, in order, each once. Every test runs on
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -288,3 +289,39 @@ def test_scenario_steps_are_cumulative() -> None:
     steps = caller_hangs_up_midway().ai_steps
     assert all(isinstance(s, AIStep) for s in steps)
     assert set(steps[0].partial_results) <= set(steps[1].partial_results)
+
+
+async def test_insecure_mode_accepts_unsigned_webhooks_and_warns_each_time(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_stack(database_url, {"forms_dir": FORMS, "insecure_skip_verify": True,
+                                            "telnyx_public_key": ""}) as insecure:
+        body = _envelope("call.speak.started", "v3:nobody", "none", {})
+        with caplog.at_level("WARNING"):
+            assert await _post(insecure, body, headers={"Content-Type": "application/json"}) == 200
+            assert await _post(insecure, body.replace(b"nobody", b"else"), headers={}) == 200
+    warnings = [r for r in caplog.records if "WITHOUT signature verification" in r.getMessage()]
+    assert len(warnings) == 2
+
+
+async def test_survey_bot_call_places_an_outbound_call_through_the_sdk(stack: Stack, database_url: str) -> None:
+    import os
+    import sys
+
+    stack.fake.expect_dial(Scenario(direction="outgoing", to_number="+15558880003",
+                                    ai_steps=ai_fills_everything().ai_steps))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURVEY_BOT_", "TELNYX_"))}
+    env.update({"SURVEY_BOT_DATABASE_URL": database_url, "SURVEY_BOT_FORMS_DIR": str(FORMS),
+                "TELNYX_BASE_URL": stack.telnyx_url, "TELNYX_API_KEY": "KEY_cli",
+                "TELNYX_CONNECTION_ID": stack.fake.connection_id, "SURVEY_BOT_FROM_NUMBER": "+15550009999"})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "survey_bot", "call", "+15558880003", "--form", "customer_satisfaction",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert b"dial to +15558880003 for form customer_satisfaction: sent" in out
+    await stack.fake.wait_idle(20)
+    await stack.settle()
+    dial = stack.fake.accepted()[0]
+    response = await stack.response_for_call(dial.call_control_id or "")
+    assert response is not None and response.status == "completed" and len(response.answers) == 5
