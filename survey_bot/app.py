@@ -44,7 +44,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     if settings.default_form and settings.default_form not in forms:
         raise ConfigError(f"SURVEY_BOT_DEFAULT_FORM={settings.default_form!r} names no form in {settings.forms_path}")
     app = Quart(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, BODY_TIMEOUT=10, RESPONSE_TIMEOUT=30)
+    # Bounded requests: a body over the limit is refused from its Content-Length (or as soon as the
+    # stream passes it), and a body trickled in slower than BODY_TIMEOUT is cut off with a 408.
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, BODY_TIMEOUT=settings.body_timeout,
+                      RESPONSE_TIMEOUT=30)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     catalog = FormCatalog(forms, settings.default_form)

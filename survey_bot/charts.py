@@ -14,8 +14,8 @@ from markupsafe import Markup
 
 __all__ = ["Bar", "FunnelBar", "bar_chart", "funnel_chart"]
 
-WIDTH = 720
-LABEL_W = 210
+WIDTH = 960
+LABEL_W = 220
 BAR_H = 22
 ROW_H = 34
 TOP = 8
@@ -77,7 +77,7 @@ def _rect(x: float, y: int, width: float, colour: str, tip: str) -> str:
 
 
 def _plot_width() -> int:
-    return WIDTH - LABEL_W - 170  # room on the right for the value text
+    return WIDTH - LABEL_W - 230  # room on the right for the value text
 
 
 def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, total: int | None = None) -> Markup:
@@ -112,8 +112,9 @@ def funnel_chart(chart_id: str, title: str, rows: Sequence[FunnelBar], *, base: 
     parts: list[str] = []
     facts: list[str] = []
     legend_y = TOP
-    for lx, colour, name in ((LABEL_W, AI, "AI"), (LABEL_W + 90, KEYPAD, "keypad"),
-                             (LABEL_W + 210, NONE, "unanswered"), (LABEL_W + 360, BREAKOFF, "breakoffs")):
+    legend = ((LABEL_W, AI, "answered by AI"), (LABEL_W + 150, KEYPAD, "answered on keypad"),
+              (LABEL_W + 320, NONE, "unanswered"), (LABEL_W + 445, BREAKOFF, "unanswered, hung up here"))
+    for lx, colour, name in legend:
         parts.append(f'<rect x="{lx}" y="{legend_y}" width="14" height="14" fill="{colour}"/>'
                      f'<text x="{lx + 20}" y="{legend_y + 12}" class="chart-legend">{name}</text>')
     for i, row in enumerate(rows):
@@ -122,15 +123,16 @@ def funnel_chart(chart_id: str, title: str, rows: Sequence[FunnelBar], *, base: 
         parts.append(f'<rect x="{LABEL_W}" y="{y}" width="{plot}" height="{BAR_H}" class="chart-track"/>')
         x = float(LABEL_W)
         for value, colour, name in ((row.by_ai, AI, "by AI"), (row.by_keypad, KEYPAD, "by keypad"),
-                                    (row.unanswered, NONE, "unanswered")):
+                                    (row.unanswered - row.breakoffs, NONE, "unanswered"),
+                                    (row.breakoffs, BREAKOFF, "hung up here")):
             parts.append(_rect(x, y, value * scale, colour, f"{row.label}: {value} {name}"))
             x += value * scale
         text = f"{row.reached} reached · {row.by_ai} AI · {row.by_keypad} keypad"
-        extra = f" · {row.breakoffs} left here" if row.breakoffs else ""
+        extra = f" · {row.breakoffs} hung up here" if row.breakoffs else ""
         parts.append(f'<text x="{LABEL_W + plot + 8}" y="{y + BAR_H / 2 - 2:g}" class="chart-value">'
                      f"{escape(f'{row.reached} reached')}</text>")
-        fill = f' fill="{BREAKOFF}"' if row.breakoffs else ""
-        parts.append(f'<text x="{LABEL_W + plot + 8}" y="{y + BAR_H / 2 + 11:g}" class="chart-value small"{fill}>'
+        emphasis = " chart-breakoff" if row.breakoffs else ""
+        parts.append(f'<text x="{LABEL_W + plot + 8}" y="{y + BAR_H / 2 + 11:g}" class="chart-value small{emphasis}">'
                      f"{escape(f'{row.by_ai} AI · {row.by_keypad} keypad{extra}')}</text>")
         facts.append(f"{row.label}: {text}, {row.unanswered} unanswered{extra}")
     height = TOP * 2 + 28 + max(len(rows), 1) * ROW_H

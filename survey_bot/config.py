@@ -42,6 +42,7 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("admin_token", "SURVEY_BOT_ADMIN_TOKEN", "", "bearer token for /api and the dashboard; unset: they answer 503"),
     ("from_number", "SURVEY_BOT_FROM_NUMBER", "", "E.164 caller id for outbound survey calls"),
     ("max_body_bytes", "SURVEY_BOT_MAX_BODY_BYTES", "262144", "largest webhook body accepted (413 above)"),
+    ("body_timeout", "SURVEY_BOT_BODY_TIMEOUT", "10", "seconds to receive a request body (cuts off trickled bodies)"),
     ("telnyx_timeout", "SURVEY_BOT_TELNYX_TIMEOUT", "5", "seconds per Telnyx API attempt (the SDK retries)"),
     ("telnyx_max_retries", "SURVEY_BOT_TELNYX_MAX_RETRIES", "2", "SDK retries of 408/409/429/5xx/timeouts"),
     ("telnyx_api_key", "TELNYX_API_KEY", "", "Telnyx API v2 key (secret; never logged)"),
@@ -63,6 +64,7 @@ class Settings:
     admin_token: str = ""
     from_number: str = ""
     max_body_bytes: int = 262_144
+    body_timeout: float = 10.0
     telnyx_timeout: float = 5.0
     telnyx_max_retries: int = 2
     telnyx_api_key: str = ""

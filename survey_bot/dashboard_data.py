@@ -202,12 +202,17 @@ def export_links(form_id: str, query: FormQuery) -> dict[str, str]:
     return {kind: f"/dashboard/forms/{form_id}/export.{kind}{suffix}" for kind in ("csv", "ndjson")}
 
 
+def _document(catalog: FormCatalog, form_id: str) -> Mapping[str, Any] | None:
+    form = catalog.forms.get(form_id)
+    return form.document if form is not None else None
+
+
 async def export_response(app_state: AppState, form_id: str, kind: str, query: FormQuery) -> HTTPResponse | None:
     """Stream the export (export.py's writers) as a download; None when the form is unknown."""
     selection = query.selection(form_id, with_status=True)
     try:
         async with app_state.engine.connect() as connection:
-            plan = await plan_export(connection, selection, app_state.catalog.forms.get(form_id))
+            plan = await plan_export(connection, selection, lambda: _document(app_state.catalog, form_id))
     except UnknownFormError:
         return None
     chunks: AsyncIterator[str] = (csv_chunks(app_state.engine, plan, selection) if kind == "csv"

@@ -221,6 +221,10 @@ def _sample(field: Field) -> tuple[Any, str | None] | None:
     return next(((v, None) for v in _value_candidates(field.schema) if validate_field(field, v) is None), None)
 
 
+def _question(field: Field) -> str:
+    return field.prompt if field.prompt.endswith("?") else f"And your {field.title.lower()}?"
+
+
 def sample_scenario(form: Form, to_number: str, delay_s: float = 0.5) -> Scenario:
     """A caller who answers the AI one question at a time and types the last keypad-able answer instead."""
     samples = {f.name: s for f in form.fields if (s := _sample(f)) is not None}
@@ -231,9 +235,9 @@ def sample_scenario(form: Form, to_number: str, delay_s: float = 0.5) -> Scenari
     for f in form.fields:
         if f.name in samples and f.name != rescued:
             heard[f.name] = samples[f.name][0]
-            steps.append(AIStep(nest(heard), f.prompt, show_value(samples[f.name][0])))
+            steps.append(AIStep(nest(heard), _question(f), show_value(samples[f.name][0])))
     if rescued is not None:
-        steps.append(AIStep(nest(heard), form.field(rescued).prompt, "Can I type that on the keypad instead?"))
+        steps.append(AIStep(nest(heard), _question(form.field(rescued)), "Can I type that on the keypad instead?"))
     queue = [f for f in form.fields if f.keypad is not None and f.name not in heard]
     keypad: list[KeypadEntry] = []
     for f in queue:
