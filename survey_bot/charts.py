@@ -77,7 +77,7 @@ def _rect(x: float, y: int, width: float, colour: str, tip: str) -> str:
 
 
 def _plot_width() -> int:
-    return WIDTH - LABEL_W - 230  # room on the right for the value text
+    return WIDTH - LABEL_W - 270  # room on the right for the value text
 
 
 def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, total: int | None = None) -> Markup:

@@ -93,6 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the demo's summary is what matters
     return asyncio.run(run_demo(keep=Path(args.keep) if args.keep else None))
 
 

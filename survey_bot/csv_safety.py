@@ -13,14 +13,16 @@ __all__ = ["FORMULA_TRIGGERS", "cell_text", "csv_record", "iso_utc", "neutralise
 FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\0")
 # Values that start with a trigger yet cannot be formulas, so they keep their exact text.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_E164 = re.compile(r"\+[0-9]+")
 
 
 def neutralise(cell: str) -> str:
     """Prefix `'` to a cell a spreadsheet would evaluate; plain numbers and E.164 numbers stay as they are."""
     if not cell or cell[0] not in FORMULA_TRIGGERS:
         return cell
-    if _PLAIN_NUMBER.fullmatch(cell) or _E164.fullmatch(cell):
+    digits = cell[1:]
+    if cell[0] in "+-" and digits.isascii() and digits.isdigit():  # E.164, integers: the common case
+        return cell
+    if _PLAIN_NUMBER.fullmatch(cell):
         return cell
     return "'" + cell
 
