@@ -26,7 +26,7 @@ from .forms import (
     validate_field,
 )
 
-__all__ = ["FINAL_SOURCES", "CallState", "Command", "Decision", "next_commands", "settle"]
+__all__ = ["FINAL_SOURCES", "HANDLERS", "CallState", "Command", "Decision", "next_commands", "settle"]
 
 # Answers a caller confirmed: the AI's final result or the keypad. Partial results are provisional.
 FINAL_SOURCES = frozenset({"ai", "dtmf"})

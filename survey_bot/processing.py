@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import store
 from .events import Event
-from .flow import Command, next_commands
+from .flow import HANDLERS, Command, next_commands
 from .forms import Form, parse_form
 from .models import FormVersion, Response
 
@@ -82,6 +82,9 @@ async def handle_event(session: AsyncSession, event: Event, catalog: FormCatalog
         session, decision.commands, response_id=response.id,
         call_control_id=response.call_control_id or event.call_control_id, event_id=event.id, now=now,
     )
+    if event.event_type not in HANDLERS:  # recorded for the timeline; nothing in the flow depends on it
+        await store.set_event_outcome(session, event.id, "ignored", "no action for this event type", response.id)
+        return Outcome("ignored")
     await store.set_event_outcome(session, event.id, "processed", response_id=response.id)
     return Outcome("processed", len(queued))
 
