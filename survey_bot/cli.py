@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run example calls on the built-in Telnyx simulator")
     demo.add_argument("--keep", metavar="PATH", help="keep the demo database at PATH")
+    demo.add_argument("--serve", nargs="?", type=int, const=8000, metavar="PORT",
+                      help="keep the app and simulator running afterwards (dashboard on PORT, default 8000)")
     demo.set_defaults(handler=_demo)
 
     db = commands.add_parser("db", help="database schema")
@@ -94,7 +96,10 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the demo's summary is what matters
-    return asyncio.run(run_demo(keep=Path(args.keep) if args.keep else None))
+    try:
+        return asyncio.run(run_demo(keep=Path(args.keep) if args.keep else None, serve_port=args.serve))
+    except KeyboardInterrupt:
+        return 0
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

@@ -70,8 +70,8 @@ def init_app(app: Quart) -> None:
     app.register_blueprint(blueprint)
 
 
-def when(value: Any) -> str:
-    """A timestamp as "2026-11-23 21:40:05 UTC" (naive values are UTC; text is parsed as ISO 8601)."""
+def when(value: Any, precise: bool = False) -> str:
+    """A timestamp as "2026-11-23 21:40:05 UTC" (`precise`: with milliseconds); naive values are UTC."""
     moment = value
     if isinstance(value, str) and value:
         try:
@@ -81,6 +81,8 @@ def when(value: Any) -> str:
     if not isinstance(moment, datetime):
         return "—"
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if precise:
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -7,7 +7,10 @@ and whether the AI or the keypad got it, and where the data is.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import secrets
 import tempfile
 from pathlib import Path
 from typing import TextIO
@@ -23,8 +26,11 @@ __all__ = ["run_demo"]
 SOURCE_NAMES = {"ai": "voice AI", "ai_partial": "voice AI (partial)", "dtmf": "keypad"}
 
 
-async def run_demo(keep: Path | None = None, out: TextIO | None = None) -> int:
-    """Run every demo scenario; print a summary; return 0 when each call ended as scripted."""
+async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_port: int | None = None) -> int:
+    """Run every demo scenario; print a summary; return 0 when each call ended as scripted.
+
+    With `serve_port`, keep the app and simulator running afterwards so the dashboard can be opened.
+    """
     import sys
 
     out = out or sys.stdout
@@ -34,18 +40,25 @@ async def run_demo(keep: Path | None = None, out: TextIO | None = None) -> int:
     await upgrade(url)
     print(f"survey-bot demo: simulator + app on 127.0.0.1, database {database}", file=out)
     summaries: list[tuple[str, Response | None]] = []
-    async with running_stack(url, {"forms_dir": default_forms_dir()}) as stack:
+    token = secrets.token_urlsafe(12)
+    overrides = {"forms_dir": default_forms_dir(), "admin_token": token}
+    async with running_stack(url, overrides, app_port=serve_port or 0) as stack:
         for title, make in DEMO_SCENARIOS.items():
             call_id = stack.fake.start_call(make())
             await stack.fake.wait_call_done(call_id, timeout=30)
             await stack.settle()
             summaries.append((title, await stack.response_for_call(call_id)))
         commands = len(stack.fake.accepted())
-    for title, response in summaries:
-        _print_call(out, title, response)
-    print(f"\n{len(summaries)} calls, {commands} commands accepted by the simulated Telnyx.", file=out)
-    print(f"The responses are in {database}; export them with:\n"
-          f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export customer_satisfaction", file=out)
+        for title, response in summaries:
+            _print_call(out, title, response)
+        print(f"\n{len(summaries)} calls, {commands} commands accepted by the simulated Telnyx.", file=out)
+        print(f"The responses are in {database}; export them with:\n"
+              f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export customer_satisfaction", file=out)
+        if serve_port is not None:
+            print(f"\nDashboard: {stack.app_url}/dashboard/  (admin token: {token})\n"
+                  "Try the forms there with the simulator; press Ctrl-C to stop.", file=out, flush=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
     return 0 if all(r is not None and r.status != "in_progress" for _, r in summaries) else 1
 
 

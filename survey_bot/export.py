@@ -24,7 +24,7 @@ from pydantic_core import from_json
 from sqlalchemy import ColumnElement, String, Text, and_, exists, func, null, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .csv_safety import cell_text, csv_record, iso_utc, neutralise_all
+from .csv_safety import cell_text, csv_record, iso_utc, neutralise, neutralise_all
 from .form_check import leaves
 from .forms import nest
 from .models import FormVersion, Response
@@ -203,16 +203,18 @@ async def csv_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseF
 def _csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bool,
                  line_end: str) -> list[str]:
     form_id, fields, versions = plan.form_id, plan.fields, plan.versions
+    safe = (lambda cell: cell) if raw else neutralise
     out = []
     for rid, version_id, status, direction, from_, to, started, completed, answers, sources in rows:
         values = from_json(answers)
-        cells = [rid, form_id, versions.get(version_id, ""), status, direction, from_ or "", to or "",
-                 iso_utc(started), iso_utc(completed)]
         # Most answers are strings: skip the call for them (this loop runs once per exported row).
-        cells.extend([v if type(v) is str else cell_text(v) for v in map(values.get, fields)])
+        texts = [v if type(v) is str else cell_text(v) for v in map(values.get, fields)]
+        # Only the numbers and the answers can carry a formula: the rest are ids, enums and timestamps.
+        cells = [rid, form_id, versions.get(version_id, ""), status, direction, safe(from_ or ""),
+                 safe(to or ""), iso_utc(started), iso_utc(completed), *(texts if raw else neutralise_all(texts))]
         if with_sources:
             cells.extend([cell_text(v) for v in map(from_json(sources).get, fields)])
-        out.append(csv_record(cells if raw else neutralise_all(cells), line_end))
+        out.append(csv_record(cells, line_end))
     return out
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from .app import create_app
 from .extension import state
+from .live import attach_simulator
 from .models import Command, Response
 from .serving import serve_asgi
 from .simulator import FakeTelnyx
@@ -62,8 +63,11 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(database_url: str, overrides: Mapping[str, Any] | None = None,
-                        fake: FakeTelnyx | None = None) -> AsyncIterator[Stack]:
-    """Start the fake Telnyx and the app (database must be at head); stop both on exit."""
+                        fake: FakeTelnyx | None = None, app_port: int = 0) -> AsyncIterator[Stack]:
+    """Start the fake Telnyx and the app (database must be at head); stop both on exit.
+
+    The dashboard's "try it" button places calls on this simulator.
+    """
     fake = fake or FakeTelnyx()
     async with serve_asgi(fake.app) as telnyx_url:
         settings: dict[str, Any] = {
@@ -77,6 +81,7 @@ async def running_stack(database_url: str, overrides: Mapping[str, Any] | None =
             **(overrides or {}),
         }
         app = create_app(settings)
-        async with serve_asgi(app) as app_url:
+        attach_simulator(app, fake)
+        async with serve_asgi(app, port=app_port) as app_url:
             fake.webhook_url = f"{app_url}/webhooks/telnyx"
             yield Stack(fake, app, app_url, telnyx_url)
