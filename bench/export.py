@@ -5,7 +5,7 @@
 
 Builds a migrated SQLite database (bulk insert with the stdlib driver), runs `survey-bot export` in a
 subprocess (its wall time and peak RSS from wait4), then `sqlite3 -csv` with json_extract per answer column
-as the floor. Targets: within 3x of the floor, peak memory under 150 MB.
+as the floor, each --repeat times (best kept). Targets: within 3x of the floor, peak memory under 150 MB.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from survey_bot.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM_ID = "appointment_intake"
+FULL_SIZE = 1_000_000
 TARGET_RATIO = 3.0
 TARGET_PEAK_MB = 150.0
 NAMES = ["Ana María López", "Zoë Brontë", "Nguyễn Văn An", "李小龍", "Jean-Luc Picard", "O'Brien Smith"]
@@ -130,8 +131,10 @@ def count_lines(path: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=FULL_SIZE)
     parser.add_argument("--keep", metavar="DIR", help="build (or reuse) the database in DIR and keep it")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="time each contender this many times, alternating, and keep the best (default 3)")
     args = parser.parse_args()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="survey-bot-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -143,17 +146,24 @@ def main() -> int:
         fields = [field.name for field in load_form(ROOT / "forms" / f"{FORM_ID}.json").fields]
         print(f"database: {args.rows:,} responses in {time.perf_counter() - began:.1f} s ({database})")
         warm_up(database)
-        ours, peak_mb = run_export(database, folder / "export.csv")
-        floor = run_sqlite3(database, fields, folder / "sqlite3.csv")
+        ours, floor, peak_mb = float("inf"), float("inf"), 0.0
+        for _ in range(args.repeat):  # best of N: other work on the machine only ever adds time
+            seconds, peak = run_export(database, folder / "export.csv")
+            ours, peak_mb = min(ours, seconds), max(peak_mb, peak)
+            floor = min(floor, run_sqlite3(database, fields, folder / "sqlite3.csv"))
         for name, path in (("export", folder / "export.csv"), ("sqlite3", folder / "sqlite3.csv")):
             lines = count_lines(path) - 1
             if lines != args.rows:
                 raise SystemExit(f"{name} wrote {lines:,} rows, expected {args.rows:,}")
         ratio = ours / floor
+        print(f"best of {args.repeat}:")
         print(f"survey-bot export: {ours:6.2f} s  {args.rows / ours:12,.0f} rows/s  peak RSS {peak_mb:.1f} MB")
         print(f"sqlite3 -csv     : {floor:6.2f} s  {args.rows / floor:12,.0f} rows/s")
         print(f"ratio export/sqlite3: {ratio:.2f}x (target <= {TARGET_RATIO:.0f}x); "
               f"peak {peak_mb:.1f} MB (target < {TARGET_PEAK_MB:.0f} MB)")
+        if args.rows < FULL_SIZE:  # start-up (imports, at-head check) dominates a small run
+            print(f"smoke run: targets are judged at {FULL_SIZE:,} rows")
+            return 0
         met = ratio <= TARGET_RATIO and peak_mb < TARGET_PEAK_MB
         print("targets met" if met else "TARGETS MISSED")
         return 0 if met else 1

@@ -15,7 +15,7 @@ from quart import Quart, Response, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from . import api, dashboard, store, webhooks
+from . import api, dashboard, openapi, store, webhooks
 from .config import Settings
 from .db import is_sqlite, make_engine, make_sessionmaker
 from .dispatcher import Dispatcher
@@ -57,6 +57,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     app.extensions[KEY] = AppState(settings, engine, sessions, catalog, client, intake, dispatcher)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
+    openapi.init_openapi(app)
     dashboard.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     app.register_error_handler(HTTPException, http_error)
@@ -110,4 +111,7 @@ async def healthz() -> tuple[Response, int]:
 async def http_error(error: HTTPException) -> tuple[Response, int]:
     """Answer HTTP errors (413, 404, 405, 408...) as JSON, never as a 5xx page."""
     code = error.code or 500
-    return jsonify(error=(error.name or "error").lower().replace(" ", "_"), detail=error.description), code
+    response = jsonify(error=(error.name or "error").lower().replace(" ", "_"), detail=error.description)
+    # Keep the error's own headers (a 405's Allow, RFC 9110), not its HTML content type.
+    response.headers.extend((k, v) for k, v in error.get_headers() if k.lower() != "content-type")
+    return response, code

@@ -1,8 +1,7 @@
 """Stream a form's responses as CSV or NDJSON: columns over every version used, keyset batches, the writers.
 
-Rows come from the database in keyset batches on (started_at, id), each batch in its own short read (the
-next one is read while the caller writes the current one), so an export of any size holds neither the
-whole result in memory nor a transaction (SQLite's write lock) open.
+Rows come from the database in keyset batches on (started_at, id), each batch in its own short read, so an
+export of any size holds neither the whole result in memory nor a transaction (SQLite's write lock) open.
 
 CSV: `META_COLUMNS`, one column per field (dotted names, newest version's order, then fields only older
 versions had), then with sources a `<field>.source` per field; values as `csv_safety.cell_text` writes
@@ -12,8 +11,6 @@ NDJSON: one object per response with the metadata, `answers` and `sources` neste
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import from_json
-from sqlalchemy import ColumnElement, String, Text, and_, exists, func, null, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, Text, and_, cast, exists, func, null, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .csv_safety import cell_text, csv_record, iso_utc, neutralise, neutralise_all
@@ -50,11 +47,12 @@ META_COLUMNS = ("response_id", "form_id", "form_version", "status", "direction",
 BATCH_SIZE = 5000
 # The columns an export reads, in the order the writers unpack them (then the sources or NULL). Answers,
 # sources and (on SQLite) timestamps arrive as the stored text: decoding them here is several times faster
-# than SQLAlchemy's per-value processors, which took most of the export's time.
+# than SQLAlchemy's per-value processors, which took most of the export's time. JSON is cast in SQL
+# because asyncpg would decode it itself; PostgreSQL's timestamps still arrive as datetimes.
 _ROW_COLUMNS = (Response.id, Response.form_version_id, Response.status, Response.direction,
                 Response.from_number, Response.to_number, type_coerce(Response.started_at, String),
-                type_coerce(Response.completed_at, String), type_coerce(Response.answers, Text))
-_SOURCES = type_coerce(Response.sources, Text)
+                type_coerce(Response.completed_at, String), cast(Response.answers, Text))
+_SOURCES = cast(Response.sources, Text)
 Progress = Callable[[int], None]
 
 
@@ -163,28 +161,16 @@ async def response_batches(engine: AsyncEngine, selection: ResponseFilter, *, wi
     Rows are tuples in `_ROW_COLUMNS` order, then the sources (None unless `with_sources`).
     """
     statement = (select(*_ROW_COLUMNS, _SOURCES if with_sources else null())
-                 .where(*selection.conditions()).order_by(Response.started_at, Response.id))
-
-    async def read(after: ColumnElement[bool] | None) -> Sequence[Any]:
-        page = statement if after is None else statement.where(after)
+                 .where(*selection.conditions()).order_by(Response.started_at, Response.id).limit(batch_size))
+    page = statement
+    while True:
         async with engine.connect() as connection:
-            return (await connection.execute(page.limit(batch_size))).all()
-
-    pending = asyncio.ensure_future(read(None))
-    try:
-        while True:
-            rows = await pending
-            if len(rows) == batch_size:  # read the next batch while the caller writes this one
-                pending = asyncio.ensure_future(read(keyset_after(rows[-1][6], rows[-1][0])))
-            if rows:
-                yield rows
-            if len(rows) < batch_size:
-                return
-    finally:
-        if not pending.done():  # the caller stopped early (a client went away)
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+            rows = (await connection.execute(page)).all()
+        if rows:
+            yield rows
+        if len(rows) < batch_size:
+            return
+        page = statement.where(keyset_after(rows[-1][6], rows[-1][0]))
 
 
 async def csv_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter, *,

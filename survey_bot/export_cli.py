@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
@@ -63,13 +65,18 @@ def _timestamp(text: str) -> datetime:
 
 
 def _export(args: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # stderr stays quiet unless something is wrong
     if args.format == "ndjson" and (args.excel or args.raw or args.with_sources):
         print("survey-bot: --excel, --raw and --with-sources apply to --format csv only", file=sys.stderr)
         return 2
     if args.raw:
         print(RAW_WARNING, file=sys.stderr)
     selection = ResponseFilter(args.form_id, tuple(args.status), args.since, args.until)
-    return asyncio.run(run_export(args, selection))
+    try:
+        return asyncio.run(run_export(args, selection))
+    except BrokenPipeError:  # `survey-bot export ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
 
 
 async def run_export(args: argparse.Namespace, selection: ResponseFilter) -> int:
@@ -131,7 +138,8 @@ class _ProgressBar:
         self.done += rows
         if self.stream is None:
             return
-        filled = self.WIDTH * self.done // self.total if self.total else self.WIDTH
+        # Calls that end while the export runs can take `done` past the count taken at the start.
+        filled = min(self.WIDTH, self.WIDTH * self.done // self.total) if self.total else self.WIDTH
         bar = "#" * filled + "." * (self.WIDTH - filled)
         self.stream.write(f"\r[{bar}] {self.done:,} / {self.total:,} rows")
         self.stream.flush()
