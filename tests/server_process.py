@@ -84,6 +84,7 @@ class ServerProcess:
         self.starts = 0
         self.kills = 0
         self.start_seconds: list[float] = []  # how long each start took until /healthz answered
+        self.program = [sys.executable, "-m", "survey_bot"]  # the `survey-bot` command
 
     @property
     def running(self) -> bool:
@@ -92,7 +93,7 @@ class ServerProcess:
     async def start(self, timeout: float = 30.0) -> None:
         """Spawn the server and return once GET /healthz answers 200."""
         assert not self.running, "already running"
-        command = [sys.executable, "-m", "survey_bot", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        command = [*self.program, "serve", "--host", "127.0.0.1", "--port", str(self.port),
                    "--workers", str(self.workers)]
         began = time.monotonic()
         with self.log_path.open("ab") as log:
@@ -208,6 +209,9 @@ class PlacedCall:
     response_id: str | None = None
 
 
+_OUTBOUND_NUMBERS = itertools.count(8_880_001)
+
+
 class CallDriver:
     """Places scripted calls on a fake Telnyx against an app at `app_url` (outbound ones through /api/calls)."""
 
@@ -215,7 +219,6 @@ class CallDriver:
         self.fake = fake
         self.app_url = app_url
         self.api_lock = api_lock or asyncio.Lock()  # a crash test holds it while the server is down
-        self._numbers = itertools.count(1)
 
     async def place(self, variant: Variant, timeout: float = 60.0) -> PlacedCall:
         """Start the call; return once Telnyx's call id is known (outbound: once the dial was accepted)."""
@@ -224,7 +227,7 @@ class CallDriver:
         base = factory()
         if direction == "incoming":
             return PlacedCall(variant, self.fake.start_call(base))
-        to = f"+1555888{next(self._numbers):04d}"
+        to = f"+1555{next(_OUTBOUND_NUMBERS):07d}"  # unique: the fake picks the scenario by the number dialled
         self.fake.expect_dial(replace(base, direction="outgoing", from_number="+15550009999", to_number=to))
         async with self.api_lock, httpx.AsyncClient(base_url=self.app_url, trust_env=False, timeout=10) as client:
             created = await client.post("/api/calls", json={"to": to, "form": form_id},

@@ -12,7 +12,8 @@ once its lease (30 s) runs out the restarted server sends it again with the same
 at-least-once by design, and Telnyx ignores a repeated command_id on the same call (the fake does the same,
 within `dedupe_window_s`). So the fake may *receive* a command_id twice; it must never *act* on one twice.
 Whether a kill lands in that window is down to timing, so the test reports how many it saw and does not
-assert there were none.
+assert there were none. That same lease is most of the test's time: a command claimed when the last kill
+landed goes out only 30 s later.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from survey_bot.simulator import FakeTelnyx, RetryPolicy
 
 CALLS = 50
 AT_ONCE = 10
-KILLS = 3
+KILLS = 4
 SEED = 20261123
 # Redeliver for at least a minute (a restart takes ~5 s, mostly importing the telnyx SDK): nothing may be
 # given up on while the server is down.
@@ -75,21 +76,23 @@ async def test_kill_9_at_random_moments_loses_nothing_and_acts_once(
 
             async def killer() -> None:
                 for _ in range(KILLS):
-                    await asyncio.sleep(rng.uniform(0.5, 3.0))
+                    await asyncio.sleep(rng.uniform(0.5, 2.5))
                     async with api_lock:
                         kill_times.append(time.monotonic() - load_began)
                         server.kill()
                         await server.restart()
 
             calls_task = asyncio.gather(*(one_call(v) for v in plan))
-            await killer()
-            killed_by = time.monotonic() - load_began
             try:
+                await killer()
+                killed_by = time.monotonic() - load_began
                 placed = await asyncio.wait_for(calls_task, 120)
                 await wait_outbox_empty(database_url, timeout=45)
                 await fake.wait_idle(10)
             except TimeoutError:
                 pytest.fail(f"calls did not finish; server log:\n{server.log_tail()}")
+            finally:
+                calls_task.cancel()
             finished = time.monotonic() - load_began
             stored = await read_stored(database_url)
 
@@ -108,15 +111,23 @@ async def test_kill_9_at_random_moments_loses_nothing_and_acts_once(
     mine = {c.response_id for c in placed} | {stored.response_of(c).id for c in placed}
     rows = [c for c in stored.commands if c.response_id in mine]
     assert {c.status for c in rows} <= {"sent", "skipped"}, Counter(c.status for c in rows)
-    assert {c.command_id for c in rows if c.status == "sent"} == set(acted)
-
+    # A command Telnyx acted on just before a kill, whose call then ended, is re-claimed after its lease and
+    # skipped ("call had ended") instead of re-sent: acted on once, recorded as skipped.
+    sent = {c.command_id for c in rows if c.status == "sent"}
+    skipped_ids = {c.command_id for c in rows if c.status == "skipped"}
+    assert sent <= set(acted) <= sent | skipped_ids, sent ^ set(acted)
     assert server.kills == KILLS
 
+    # What reached the fake more than once (re-sent after a kill) was each time answered as a duplicate.
     received = Counter(r.command_id for r in fake.requests)
     resent = {cid: n for cid, n in received.items() if n > 1}
+    for command_id in resent:
+        attempts = [r for r in fake.requests if r.command_id == command_id]
+        first = next(i for i, r in enumerate(attempts) if r.accepted)
+        assert all(r.duplicate and r.status_code == 200 for r in attempts[first + 1:]), attempts
     ignored = sum(1 for r in fake.requests if r.duplicate)
     failed_attempts = sum(1 for a in fake.deliveries if not a.delivered)
-    skipped = sum(1 for c in rows if c.status == "skipped")
+    skipped = len(skipped_ids)
     print(f"\n[crash/{backend}] {CALLS} calls ({AT_ONCE} at a time), {server.kills} kill -9 at "
           f"{', '.join(f'{t:.1f}' for t in kill_times)} s (last restart done at {killed_by:.1f} s); "
           f"restarts took {', '.join(f'{t:.1f}' for t in server.start_seconds)} s; "
