@@ -63,8 +63,8 @@ def script(kind: str) -> list[Planned]:
         events.append(Planned("call.gather.ended", {"status": "valid", "digits": "2",
                                                     "client_state": {"s": "keypad", "f": "satisfaction", "n": 1}},
                               t(20)))
-    events.append(Planned("call.gather.ended", {"status": "timeout", "digits": "",
-                                                "client_state": {"s": "keypad", "f": "would_recommend", "n": 1}}, t(30)))
+    timeout = {"status": "timeout", "digits": "", "client_state": {"s": "keypad", "f": "would_recommend", "n": 1}}
+    events.append(Planned("call.gather.ended", timeout, t(30)))
     events.append(Planned("call.speak.ended", {"status": "completed", "client_state": {"s": "closing"}}, t(35)))
     events.append(Planned("call.hangup", {"hangup_cause": "normal_clearing", "hangup_source": "callee"}, t(36)))
     return events

@@ -64,7 +64,7 @@ def mutate_json(rng: random.Random, raw: bytes) -> bytes:
     else:
         payload = body["data"].setdefault("payload", {})
         if isinstance(payload, dict):
-            payload[target] = rng.choice(weird + ["eyJyIjoiIn0=", "!!!"])
+            payload[target] = rng.choice([*weird, "eyJyIjoiIn0=", "!!!"])
     if isinstance(body.get("data"), dict) and target != "id":
         body["data"]["id"] = f"fuzz-{rng.getrandbits(64)}"  # distinct events, not redeliveries
     return json.dumps(body).encode()
