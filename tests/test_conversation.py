@@ -178,11 +178,8 @@ async def test_telnyx_failures_lose_nothing_and_send_once(stack: Stack, fault: s
 
 
 async def test_telnyx_refusing_the_ai_gather_falls_back_to_the_keypad(stack: Stack) -> None:
-    scenario = ai_invalid_keypad_completes()
-    call_id = stack.fake.start_call(scenario)
-    # the answer goes through; the next command (gather_using_ai) is refused with a 422
-    await _wait_for_action(stack, call_id, "answer")
-    stack.fake.fail_next(1, 422, code="10015")
+    stack.fake.fail_next(1, 422, code="10015", action="gather_using_ai")
+    call_id = stack.fake.start_call(ai_invalid_keypad_completes())
     await stack.fake.wait_call_done(call_id, timeout=30)
     await stack.settle()
     response = await stack.response_for_call(call_id)
@@ -192,16 +189,6 @@ async def test_telnyx_refusing_the_ai_gather_falls_back_to_the_keypad(stack: Sta
     async with state(stack.app).sessions() as session:
         failed = await session.scalar(select(Command).where(Command.action == "gather_using_ai"))
     assert failed is not None and failed.status == "failed" and "422" in (failed.outcome or "")
-
-
-async def _wait_for_action(stack: Stack, call_id: str, action: str) -> None:
-    import asyncio
-
-    for _ in range(200):
-        if action in actions(stack, call_id):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{action} never reached the fake")
 
 
 async def test_partial_result_after_ended_does_not_override_final_answers(stack: Stack) -> None:

@@ -94,10 +94,11 @@ class FakeTelnyx:
         self._faults.down = value
 
     def fail_next(
-        self, n: int, status: int = 500, *, retry_after: float | None = None, code: str | None = None
+        self, n: int, status: int = 500, *, retry_after: float | None = None, code: str | None = None,
+        action: str | None = None,
     ) -> None:
-        """Answer the next `n` requests with a Telnyx-shaped `status` error, doing nothing else."""
-        self._faults.fail_next(n, status, retry_after, code)
+        """Answer the next `n` requests (for `action` only, if given) with a Telnyx-shaped `status` error."""
+        self._faults.fail_next(n, status, retry_after, code, action)
 
     def delay_next(self, n: int, seconds: float) -> None:
         """Act on the next `n` successful commands at once but answer each only after `seconds`."""
@@ -197,7 +198,7 @@ class FakeTelnyx:
             self._faults.raise_if_down()
             check_authorization(request.headers.get("Authorization", ""))
             self._check_route(request.method, action, dialing=call_control_id is None)
-            self._faults.raise_if_failing()
+            self._faults.raise_if_failing(action)
             valid = validate_request(action, parsed)
             if action == "dial":
                 data, duplicate, events = self._dial(valid)

@@ -15,6 +15,7 @@ class _Failure:
     status: int
     retry_after: float | None
     code: str | None
+    action: str | None  # only requests for this action (e.g. "gather_using_ai"); None: any request
 
 
 class Faults:
@@ -25,9 +26,10 @@ class Faults:
         self._failures: deque[_Failure] = deque()
         self._delays: deque[float] = deque()
 
-    def fail_next(self, n: int, status: int, retry_after: float | None, code: str | None) -> None:
-        """Make the next `n` requests fail with `status` (and `Retry-After`, `code` if given)."""
-        self._failures.extend(_Failure(status, retry_after, code) for _ in range(n))
+    def fail_next(self, n: int, status: int, retry_after: float | None, code: str | None,
+                  action: str | None = None) -> None:
+        """Make the next `n` requests (for `action`, if given) fail with `status` (and `Retry-After`, `code`)."""
+        self._failures.extend(_Failure(status, retry_after, code, action) for _ in range(n))
 
     def delay_next(self, n: int, seconds: float) -> None:
         """Make the answers to the next `n` successful commands `seconds` late."""
@@ -38,9 +40,9 @@ class Faults:
         if self.down:
             raise ApiError.single(503, detail="The service is down (simulated)")
 
-    def raise_if_failing(self) -> None:
-        """Raise the next injected failure, if one is due."""
-        if self._failures:
+    def raise_if_failing(self, action: str) -> None:
+        """Raise the next injected failure, if one is due for this request's action."""
+        if self._failures and self._failures[0].action in (None, action):
             failure = self._failures.popleft()
             headers = {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
             raise ApiError.single(failure.status, failure.code, "Injected failure", headers=headers)
