@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 from ingest_flood import OpenCall, Planned, dummy_calls, fingerprint, mean_events_per_call, plan_flood
 from sqlalchemy import select
@@ -132,7 +132,7 @@ async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
 
 @contextlib.asynccontextmanager
 async def running(command: Sequence[str], env: dict[str, str], ready_url: str, log: Path) -> AsyncIterator[int]:
-    """Run a server subprocess until the block exits (SIGINT, then SIGKILL after 20 s); yield its pid."""
+    """Run a server subprocess until the block exits (SIGTERM, then SIGKILL after 20 s); yield its pid."""
     with log.open("wb") as out:
         process = subprocess.Popen(list(command), env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
@@ -145,7 +145,7 @@ async def running(command: Sequence[str], env: dict[str, str], ready_url: str, l
             raise
         finally:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.send_signal(signal.SIGTERM)
                 try:
                     await asyncio.to_thread(process.wait, 20)
                 except subprocess.TimeoutExpired:
@@ -188,11 +188,18 @@ class WrkResult:
         return float(self.summary["acked"]) / self.seconds
 
 
-async def run_wrk(port: int, requests: Path, args: argparse.Namespace, server_pid: int, tmp: Path) -> WrkResult:
+async def run_wrk(port: int, requests: Path, args: argparse.Namespace, server_pid: int, tmp: Path,
+                  profile: str | None = None) -> WrkResult:
     result = tmp / f"wrk-{port}.txt"
     command = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{args.duration}s",
                "--timeout", "10s", "-s", str(LUA), f"http://{HOST}:{port}/webhooks/telnyx", "--",
                str(requests), str(args.wrk_threads)]
+    profiler = None
+    if profile:  # sample the server's stacks during the flood (py-spy: pip install py-spy)
+        profiler = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server_pid), "--subprocesses",
+            "--duration", str(args.duration), "--rate", "250", "--gil", "--format", "raw", "--output", profile,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     cpu_before = tree_cpu_seconds(server_pid)
     process = await asyncio.create_subprocess_exec(
         *command, env={**os.environ, "INGEST_RESULT": str(result)},
@@ -204,6 +211,8 @@ async def run_wrk(port: int, requests: Path, args: argparse.Namespace, server_pi
         process.kill()
         raise
     server_cpu = tree_cpu_seconds(server_pid) - cpu_before
+    if profiler is not None:
+        await profiler.wait()
     if process.returncode != 0 or not result.exists():
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output.decode(errors='replace')}")
     lines = result.read_text().splitlines()
@@ -267,10 +276,12 @@ async def open_calls(fake: QuietFake, form: Form, count: int, sessions: Any) -> 
     """Ring the app `count` times through the fake; return each call once the app has started the voice AI."""
     started = time.perf_counter()
     ids: list[str] = []
-    for chunk in range(0, count, 250):
-        for i in range(chunk, min(count, chunk + 250)):
-            ids.append(fake.start_call(Scenario(from_number=f"+1555{i:07d}", to_number=form.numbers[0])))
-        await wait_until(lambda n=len(ids): _ai_started(fake) >= n, 120, "calls not opened")
+    for chunk in range(0, count, 50):  # a few at a time: the fake's HTTP client slows down past ~100 in flight
+        for i in range(chunk, min(count, chunk + 50)):
+            # keypad entries only keep the fake from hanging up when a gather comes (its events are dropped)
+            scenario = Scenario(from_number=f"+1555{i:07d}", to_number=form.numbers[0], keypad=["1"] * 20)
+            ids.append(fake.start_call(scenario))
+        await wait_opened(fake, len(ids), 120)
     await settle(fake, sessions)
     async with sessions() as session:
         rows = (await session.scalars(select(Response).where(Response.call_control_id.in_(ids)))).all()
@@ -283,11 +294,12 @@ def _ai_started(fake: FakeTelnyx) -> int:
     return sum(1 for r in fake.requests if r.action == "gather_using_ai" and r.accepted)
 
 
-async def wait_until(predicate: Any, timeout: float, what: str) -> None:
+async def wait_opened(fake: FakeTelnyx, count: int, timeout: float) -> None:
+    """Wait until the app has started the voice AI on `count` calls."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while _ai_started(fake) < count:
         if time.monotonic() > deadline:
-            raise TimeoutError(what)
+            raise TimeoutError(f"{count} calls not opened after {timeout} s ({_ai_started(fake)} were)")
         await asyncio.sleep(0.05)
 
 
@@ -314,21 +326,31 @@ async def settle(fake: FakeTelnyx, sessions: Any, timeout: float = 120.0) -> Non
 
 @dataclass
 class Checks:
-    """What the database and the fake say after the flood; every list should be empty."""
+    """What the database and the fake say after the flood; every list (and dict) should be empty."""
 
     acked_missing: list[str] = field(default_factory=list)
-    commands_not_sent: dict[str, int] = field(default_factory=dict)
-    commands_not_once: list[str] = field(default_factory=list)
+    commands_lost: dict[str, int] = field(default_factory=dict)  # still pending/sending, or failed
+    commands_not_once: list[str] = field(default_factory=list)  # sent, but the fake acted on it 0 or 2+ times
+    skipped_but_reached: list[str] = field(default_factory=list)
     unknown_commands: list[str] = field(default_factory=list)
     expected_missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     out_of_order_calls: list[str] = field(default_factory=list)
     state_mismatch: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not any(v for k, v in vars(self).items() if k != "counts")
+
+
+def _seconds(later: Any, earlier: Any) -> float:
+    return float((later.replace(tzinfo=None) - earlier.replace(tzinfo=None)).total_seconds())
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 async def check(plan: Sequence[Planned], acked: Sequence[str], fake: FakeTelnyx, sessions: Any) -> Checks:
@@ -336,19 +358,24 @@ async def check(plan: Sequence[Planned], acked: Sequence[str], fake: FakeTelnyx,
     async with sessions() as session:
         events = {row.id: row.received_at for row in
                   (await session.execute(select(WebhookEvent.id, WebhookEvent.received_at))).all()}
-        commands = (await session.execute(select(Command.command_id, Command.status, Command.event_id))).all()
+        commands = (await session.execute(select(Command.command_id, Command.status, Command.event_id,
+                                                 Command.created_at, Command.sent_at))).all()
         responses = {r.id: r for r in (await session.scalars(select(Response))).all()}
     acked_set = set(acked)
     result.acked_missing = sorted(acked_set - events.keys())
-    delivered = {a.event_id for a in fake.deliveries if a.delivered}
+    delivered = {str(a.event_id) for a in fake.deliveries if a.delivered}
     result.acked_missing += sorted(delivered - events.keys())
-    statuses = Counter(status for _, status, _ in commands)
-    result.commands_not_sent = {s: n for s, n in statuses.items() if s != "sent"}
-    reached = Counter(r.command_id for r in fake.requests if r.accepted)
-    result.commands_not_once = sorted(c for c, _, _ in commands if reached[c] != 1)
-    result.unknown_commands = sorted(set(reached) - {c for c, _, _ in commands})
+    statuses = Counter(row.status for row in commands)
+    result.commands_lost = {s: n for s, n in statuses.items() if s not in ("sent", "skipped")}
+    reached = Counter(r.command_id or "" for r in fake.requests if r.accepted)
+    result.commands_not_once = sorted(r.command_id for r in commands
+                                      if r.status == "sent" and reached[r.command_id] != 1)
+    result.skipped_but_reached = sorted(r.command_id for r in commands
+                                        if r.status == "skipped" and reached[r.command_id])
+    result.unknown_commands = sorted(set(reached) - {r.command_id for r in commands})
     planned_ids = {p.event_id for p in plan}
-    flood_commands = {c for c, _, event_id in commands if event_id in planned_ids}
+    flood = [r for r in commands if r.event_id in planned_ids]
+    flood_commands = {r.command_id for r in flood}
     due = {c for p in plan if p.event_id in acked_set for c in p.commands}
     allowed = {c for p in plan if p.event_id in events for c in p.commands}
     result.expected_missing = sorted(due - flood_commands)
@@ -364,10 +391,15 @@ async def check(plan: Sequence[Planned], acked: Sequence[str], fake: FakeTelnyx,
         row = responses[response_id]
         if fingerprint(row.status, row.answers, row.message_history) != processed[-1].after:
             result.state_mismatch.append(response_id)
+    lags = [_seconds(r.sent_at, r.created_at) for r in flood if r.status == "sent" and r.sent_at is not None]
     result.counts = {
         "events_planned": len(plan), "events_acked": len(acked), "events_acked_distinct": len(acked_set),
         "events_in_db": len(events), "flood_events_in_db": len(planned_ids & events.keys()),
         "commands_in_db": len(commands), "flood_commands_due": len(due), "flood_commands_in_db": len(flood_commands),
+        "flood_commands_sent": sum(1 for r in flood if r.status == "sent"),
+        "flood_commands_skipped_call_over": sum(1 for r in flood if r.status == "skipped"),
+        "outbox_lag_p50_ms": round(1000 * _percentile(lags, 0.5), 1),
+        "outbox_lag_p99_ms": round(1000 * _percentile(lags, 0.99), 1),
         "commands_resent_as_duplicates": sum(1 for r in fake.requests if r.duplicate),
         "calls_touched": len(by_call),
         "calls_completed": sum(1 for r in by_call if responses[r].status == "completed"),
@@ -410,21 +442,34 @@ async def survey_bot_run(args: argparse.Namespace, form: Form, tmp: Path, events
                 pool = args.calls + math.ceil(1.2 * events_wanted / per_call)
                 calls = await open_calls(fake, form, pool, sessions)
                 plan = plan_flood(iter(calls), form, slots=args.calls, total=events_wanted, seed=args.seed,
-                                  delivered_to=f"{app_url}/webhooks/telnyx")
+                                  delivered_to=f"{app_url}/webhooks/telnyx", rest_rounds=args.rest_rounds)
                 requests = tmp / "survey-bot.requests"
                 signing = write_requests(requests, [p.body for p in plan], port, fake.signer)
                 print(f"  planned {len(plan)} webhooks over {pool} calls ({per_call:.0f} per call), "
-                      f"signed in {signing:.1f} s", flush=True)
+                      f"signed in {signing:.1f} s; one call's webhooks are at least {closest(plan)} apart", flush=True)
                 _children_cpu()
-                measured = await run_wrk(port, requests, args, pid, tmp)
+                measured = await run_wrk(port, requests, args, pid, tmp, args.profile)
+                print(f"  {measured.rate:.0f} events/s acknowledged; waiting for the outbox to drain", flush=True)
                 drain_started = time.perf_counter()
-                await settle(fake, sessions)
+                with contextlib.suppress(TimeoutError):  # what is left unsent shows up in the checks
+                    await settle(fake, sessions, timeout=60)
                 drained = time.perf_counter() - drain_started
                 checks = await check(plan, measured.acked, fake, sessions)
         finally:
             await engine.dispose()
     mix = Counter(p.event_type for p in plan)
     return {"wrk": measured, "checks": checks, "drain_s": drained, "mix": mix, "pool": pool}
+
+
+def closest(plan: Sequence[Planned]) -> int:
+    """The smallest distance in the stream between two webhooks of one call (order holds if > connections)."""
+    last: dict[str, int] = {}
+    gap = len(plan)
+    for position, p in enumerate(plan):
+        if p.response_id in last:
+            gap = min(gap, position - last[p.response_id])
+        last[p.response_id] = position
+    return gap
 
 
 def report(args: argparse.Namespace, bare: WrkResult, run: dict[str, Any]) -> bool:
@@ -450,7 +495,16 @@ def report(args: argparse.Namespace, bare: WrkResult, run: dict[str, Any]) -> bo
     if sb.summary["wrapped"]:
         print(f"WARNING: wrk ran out of planned webhooks {sb.summary['wrapped']} time(s) and resent some")
     print(f"mix: {dict(run['mix'].most_common())}")
-    print(f"outbox drained {run['drain_s']:.1f} s after the flood; counts: {checks.counts}")
+    counts = checks.counts
+    print(f"outbox: {counts['flood_commands_sent']} of the flood's commands sent, "
+          f"{counts['flood_commands_skipped_call_over']} skipped (call over); lag from webhook to sent "
+          f"p50 {counts['outbox_lag_p50_ms']:.0f} ms, p99 {counts['outbox_lag_p99_ms']:.0f} ms; "
+          f"drained {run['drain_s']:.1f} s after the flood")
+    print(f"counts: {counts}")
+    if checks.counts["flood_commands_skipped_call_over"]:
+        print(f"  {checks.counts['flood_commands_skipped_call_over']} command(s) skipped by the dispatcher because the "
+              "call had hung up first: the flood plays callers without waiting for commands, so a dispatcher "
+              "running later than the caller's next steps (see outbox lag) finds the call over")
     for name, value in vars(checks).items():
         if name != "counts":
             print(f"  {name}: {len(value)}" + (f" {sorted(value)[:5] if isinstance(value, list) else value}"
@@ -471,7 +525,8 @@ def report(args: argparse.Namespace, bare: WrkResult, run: dict[str, Any]) -> bo
 async def main_async(args: argparse.Namespace) -> int:
     form = load_form(ROOT / "forms" / f"{args.form}.json")
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as folder:
-        tmp = Path(folder)
+        tmp = Path(args.keep) if args.keep else Path(folder)
+        tmp.mkdir(parents=True, exist_ok=True)
         print("bare Quart ceiling ...", flush=True)
         bare = await bare_run(args, form, tmp)
         print(f"  {bare.rate:.0f} requests/s", flush=True)
@@ -495,7 +550,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--headroom", type=float, default=1.0,
                         help="distinct webhooks planned, as a multiple of the ceiling's count (default 1.0)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rest-rounds", type=int, default=5,
+                        help="rounds a call sits out after a webhook that made commands (a caller hearing the "
+                        "prompt); default 5")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--profile", help="py-spy the survey-bot server during the flood; collapsed stacks here")
+    parser.add_argument("--keep", metavar="DIR", help="keep the SQLite database, logs and requests in DIR")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 120 or not 1 <= args.connections <= 1024 or not 1 <= args.calls <= 10_000:

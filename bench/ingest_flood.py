@@ -140,6 +140,7 @@ class _Player:
         self.delivered_to = delivered_to
         self.made: set[str] = set()
         self.pending: tuple[str, dict[str, Any]] | None = next(self.script)
+        self.resting = 0  # rounds left listening to what the last command said
 
     def play(self) -> Planned:
         """Build the next webhook and apply it (only while `pending` is set)."""
@@ -169,15 +170,25 @@ class _Player:
 
 
 def plan_flood(calls: Iterator[OpenCall], form: Form, *, slots: int, total: int, seed: int,
-               delivered_to: str) -> list[Planned]:
-    """Plan `total` webhooks (fewer if `calls` runs out) over `slots` calls in progress at once."""
+               delivered_to: str, rest_rounds: int = 0) -> list[Planned]:
+    """Plan `total` webhooks (fewer if `calls` runs out) over `slots` calls in progress at once.
+
+    A call that made commands sits out `rest_rounds` rounds before its next webhook, as a caller hears a
+    prompt out before keying: the flood does not wait for the commands, so without a pause a dispatcher
+    running behind at saturation meets callers who already answered, or hung up.
+    """
     rng = random.Random(seed)
     players = [_Player(c, form, rng, delivered_to) for c in _take(calls, slots)]
     planned: list[Planned] = []
     while players and len(planned) < total:
         still: list[_Player] = []
-        for player in players[: total - len(planned)]:
+        for player in players:
+            if player.resting or len(planned) >= total:
+                player.resting = max(0, player.resting - 1)
+                still.append(player)
+                continue
             planned.append(player.play())
+            player.resting = rest_rounds if planned[-1].commands else 0
             if player.pending is not None:
                 still.append(player)
             elif (fresh := next(calls, None)) is not None:  # the call is over: the next one takes its slot

@@ -2,7 +2,9 @@
 
 SQLite allows one writer, so one task takes events off a queue and commits them in batches (group commit):
 every event waits for the commit that holds it, one fsync serves many webhooks, and per-call order is the
-arrival order. Each event runs in its own savepoint, so one bad event cannot take its batch down.
+arrival order. A batch is decided in memory and written with a few executemany statements
+(processing.handle_batch); if its writes fail, it is redone event by event, each in its own savepoint, so one
+bad event cannot take its batch down.
 PostgreSQL takes concurrent writers: each event gets its own transaction and the call's row lock orders
 events across processes; a deadlock or serialization failure is retried.
 """
@@ -18,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .events import Event
-from .processing import FormCatalog, Outcome, handle_event
+from .processing import FormCatalog, NeedsSavepoints, Outcome, handle_batch, handle_event
 
 __all__ = ["Intake"]
 
@@ -90,19 +92,15 @@ class Intake:
                     self._queue.task_done()
 
     async def _commit_batch(self, batch: list[Job]) -> None:
-        results: list[Outcome | BaseException] = []
+        events = [event for event, _future in batch]
         try:
             async with self._sessions() as session, session.begin():
-                for event, _future in batch:
-                    try:
-                        async with session.begin_nested():
-                            results.append(await handle_event(session, event, self._catalog))
-                    except Exception as exc:  # this event only; its savepoint is rolled back
-                        log.exception("event %s (%s) failed", event.id, event.event_type)
-                        results.append(exc)
-        except Exception as exc:  # the commit itself failed: nothing in the batch is durable
-            log.exception("batch of %d events failed to commit", len(batch))
-            results = [exc] * len(batch)
+                results = await handle_batch(session, events, self._catalog)
+        except NeedsSavepoints:
+            results = await self._commit_with_savepoints(events)
+        except Exception:  # one event's rows broke the writes (or the commit failed): find which, one by one
+            log.warning("batch of %d events failed; retrying it event by event", len(batch), exc_info=True)
+            results = await self._commit_with_savepoints(events)
         for (_event, future), result in zip(batch, results, strict=True):
             if future.done():
                 continue
@@ -112,6 +110,23 @@ class Intake:
                 future.set_result(result)
         if any(isinstance(r, Outcome) and r.commands for r in results):
             self._on_commit()
+
+    async def _commit_with_savepoints(self, events: list[Event]) -> list[Outcome | Exception]:
+        """The slow, exact path: handle_event per event, each in its own savepoint."""
+        results: list[Outcome | Exception] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                for event in events:
+                    try:
+                        async with session.begin_nested():
+                            results.append(await handle_event(session, event, self._catalog))
+                    except Exception as exc:  # this event only; its savepoint is rolled back
+                        log.exception("event %s (%s) failed", event.id, event.event_type)
+                        results.append(exc)
+        except Exception as exc:  # the commit itself failed: nothing in the batch is durable
+            log.exception("batch of %d events failed to commit", len(events))
+            results = [exc] * len(events)
+        return results
 
 
 def _is_transient(exc: DBAPIError) -> bool:
