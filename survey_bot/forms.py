@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from .errors import FormError, FormProblem
 from .form_check import (
     DTMF_DEFAULTS,
@@ -32,7 +30,7 @@ from .form_check import (
     read_json,
     speak_payload,
 )
-from .keypad import Keypad, parse_keypad, schema_error, valid_digits
+from .keypad import Keypad, parse_keypad, schema_error, valid_digits, validator_for
 
 __all__ = ["Field", "Form", "Keypad", "ai_gather_arguments", "check_document", "check_paths", "flatten", "load_form",
            "load_forms", "nest", "parse_digits", "parse_form", "speak_gather_arguments", "validate_answers",
@@ -266,7 +264,7 @@ def validate_answers(form: Form, nested: Mapping[str, Any]) -> tuple[dict[str, A
         if value is not None or validate_field(form.field(name), value) is None
     }
     cleaned = _prune(nested, form, flat)
-    validator = Draft202012Validator(form.document, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = validator_for(form.document)
     errors: dict[str, str] = {}
     for error in validator.iter_errors(cleaned):
         path = tuple(str(p) for p in error.absolute_path)

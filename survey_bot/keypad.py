@@ -20,7 +20,9 @@ from jsonschema.exceptions import best_match
 
 from .errors import DigitsError
 
-__all__ = ["Keypad", "derive_keypad", "instructions", "parse_keypad", "schema_error", "valid_digits"]
+__all__ = [
+    "Keypad", "derive_keypad", "instructions", "parse_keypad", "schema_error", "valid_digits", "validator_for",
+]
 
 Kind = Literal["menu", "boolean", "digits", "date", "time"]
 Problems = list[tuple[str, str]]  # (pointer relative to the field's x-dtmf, message)
@@ -242,11 +244,28 @@ def instructions(keypad: Keypad, schema: Mapping[str, Any]) -> str:
     return f"Enter {_span(keypad.min_digits, keypad.max_digits)} digits{end}"
 
 
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
+_MAX_VALIDATORS = 4096
+
+
 def schema_error(schema: Mapping[str, Any], value: Any) -> str | None:
     """Return why `value` fails `schema` (formats asserted), or None."""
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    error = best_match(validator.iter_errors(value))
+    error = best_match(validator_for(schema).iter_errors(value))
     return None if error is None else str(error.message)
+
+
+def validator_for(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """The validator of a field's schema, built once: building one per partial answer cost more than
+    validating it. Keyed by identity (a form's schemas live as long as the form); the entry holds the schema,
+    so its id cannot be reused while cached."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_VALIDATORS) >= _MAX_VALIDATORS:
+        _VALIDATORS.clear()
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
 
 
 def parse_keypad(keypad: Keypad, schema: Mapping[str, Any], name: str, digits: str) -> Any:
