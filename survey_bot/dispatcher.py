@@ -77,47 +77,71 @@ class Dispatcher:
             self._wake.clear()
 
     async def run_once(self) -> int:
-        """Claim what is due, send it, record the outcomes; return how many commands were handled."""
+        """Claim what is due, send it, record the outcomes; return how many commands were handled.
+
+        A pass costs two transactions whatever its size: one claims (and skips what is pointless), one
+        records every answer. Per command, they had cost three, each waiting its turn for SQLite's one
+        connection behind the intake's batches.
+        """
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
             claimed = await outbox.claim_due(session, now)
-        if claimed:
-            await asyncio.gather(*(self._deliver(row) for row in claimed))
+            facts = await outbox.call_facts(session, (row.response_id for row in claimed))
+            pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
+            await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
+        to_send = [row for row in claimed if row.command_id not in pointless]
+        if to_send:
+            results = await asyncio.gather(*(self._send(row, facts) for row in to_send))
+            await self._record(list(zip(to_send, results, strict=True)))
         return len(claimed)
 
-    async def _deliver(self, row: Command) -> None:
+    async def _send(self, row: Command, facts: dict[str, outbox.CallFacts]) -> SendResult:
+        known = facts.get(row.response_id or "")
+        call_control_id = row.call_control_id or (known.call_control_id if known else None)
         async with self._limit:
-            async with self._sessions() as session, session.begin():
-                if await outbox.call_has_ended(session, row.response_id) and row.action != "hangup":
-                    await outbox.mark_done(session, row.command_id, "skipped", "call had ended",
-                                           datetime.now(UTC))
-                    return
-                call_control_id = row.call_control_id or await _call_control_id(session, row.response_id)
-            result = await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
-        await self._record(row, result)
+            return await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
 
-    async def _record(self, row: Command, result: SendResult) -> None:
+    async def _record(self, outcomes: list[tuple[Command, SendResult]]) -> None:
+        """Record how Telnyx answered each command of a pass, in one transaction."""
         now = datetime.now(UTC)
-        failure_event: Event | None = None
+        failed = False
         async with self._sessions() as session, session.begin():
-            if result.ok:
-                await outbox.mark_done(session, row.command_id, "sent", "ok", now)
-                if row.action == "dial" and result.call_control_id and row.response_id:
-                    response = await session.get(Response, row.response_id, with_for_update=True)
-                    if response is not None and response.call_control_id is None:
-                        response.call_control_id = result.call_control_id
-            elif result.retryable:
-                backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
-                await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
-                log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
-                            _describe(result), backoff.total_seconds())
-            else:
+            await outbox.mark_many_done(session, [row.command_id for row, result in outcomes if result.ok],
+                                        "sent", "ok", now)
+            for row, result in outcomes:
+                if result.ok:
+                    if row.action == "dial" and result.call_control_id and row.response_id:
+                        response = await session.get(Response, row.response_id, with_for_update=True)
+                        if response is not None and response.call_control_id is None:
+                            response.call_control_id = result.call_control_id
+                elif result.retryable:
+                    backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
+                    await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
+                    log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
+                                _describe(result), backoff.total_seconds())
+                else:
+                    failed = await self._record_refusal(session, row, result, now) or failed
+        if failed or any(result.ok for _row, result in outcomes):
+            self.wake()
+
+    async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime) -> bool:
+        """Mark a refused command failed and let the flow react, together; if the flow fails, neither happens
+        and the command stays claimed, to be sent (and refused) again once its lease runs out."""
+        try:
+            async with session.begin_nested():
                 await outbox.mark_done(session, row.command_id, "failed", _describe(result), now)
                 failure_event = _failure_event(row, result)
                 if failure_event is not None:
                     await handle_event(session, failure_event, self._catalog, now)
-        if failure_event is not None or result.ok:
-            self.wake()
+        except Exception:
+            log.exception("recording the refusal of command %s %s failed", row.action, row.command_id)
+            return False
+        return True
+
+
+def _call_ended(row: Command, facts: dict[str, outbox.CallFacts]) -> bool:
+    known = facts.get(row.response_id or "")
+    return known is not None and known.ended and row.action != "hangup"
 
 
 def _describe(result: SendResult) -> str:
@@ -134,10 +158,3 @@ def _failure_event(row: Command, result: SendResult) -> Event | None:
     return Event(id=f"command-failed:{row.command_id}", event_type="survey_bot.command_failed",
                  occurred_at=datetime.now(UTC), payload={**payload, "client_state": encode_client_state(client_state)},
                  raw="", client_state=client_state)
-
-
-async def _call_control_id(session: AsyncSession, response_id: str | None) -> str | None:
-    if response_id is None:
-        return None
-    response = await session.get(Response, response_id)
-    return response.call_control_id if response else None

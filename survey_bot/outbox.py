@@ -3,6 +3,8 @@ how Telnyx answered. Functions take a session and never commit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from .models import Command, Response
 
-__all__ = ["LEASE", "claim_due", "mark_done", "release_for_retry"]
+__all__ = ["LEASE", "CallFacts", "call_facts", "claim_due", "mark_done", "mark_many_done", "release_for_retry"]
 
 # A command claimed longer ago than this by a process that never reported back (killed) is due again.
 LEASE = timedelta(seconds=30)
@@ -43,18 +45,37 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 100) -> l
     return rows
 
 
-async def call_has_ended(session: AsyncSession, response_id: str | None) -> bool:
-    """Whether the call a command belongs to has hung up (its commands are then pointless)."""
-    if response_id is None:
-        return False
-    ended = await session.scalar(select(Response.ended_at).where(Response.id == response_id))
-    return ended is not None
+@dataclass(frozen=True)
+class CallFacts:
+    """What sending a response's command needs to know of its call."""
+
+    ended: bool  # the call hung up: its commands are pointless (except a hangup)
+    call_control_id: str | None
+
+
+async def call_facts(session: AsyncSession, response_ids: Iterable[str | None]) -> dict[str, CallFacts]:
+    """The call facts of these responses, by response id, in one query."""
+    wanted = list({r for r in response_ids if r})
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Response.id, Response.ended_at, Response.call_control_id).where(Response.id.in_(wanted))
+    )
+    return {row.id: CallFacts(row.ended_at is not None, row.call_control_id) for row in rows}
 
 
 async def mark_done(session: AsyncSession, command_id: str, status: str, outcome: str | None, now: datetime) -> None:
     """Record a command's final state: sent, failed or skipped."""
     values = {"status": status, "outcome": outcome, "sent_at": now if status == "sent" else None}
     await session.execute(update(Command).where(Command.command_id == command_id).values(**values))
+
+
+async def mark_many_done(session: AsyncSession, command_ids: Sequence[str], status: str, outcome: str | None,
+                         now: datetime) -> None:
+    """mark_done for many commands with the same outcome, in one statement."""
+    if command_ids:
+        values = {"status": status, "outcome": outcome, "sent_at": now if status == "sent" else None}
+        await session.execute(update(Command).where(Command.command_id.in_(list(command_ids))).values(**values))
 
 
 async def release_for_retry(session: AsyncSession, command_id: str, outcome: str, not_before: datetime) -> None:
