@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .events import Event
 from .processing import FormCatalog, NeedsSavepoints, Outcome, handle_batch, handle_event
+from .response_cache import ResponseCache
 
 __all__ = ["Intake"]
 
@@ -37,9 +38,10 @@ class Intake:
         self._sessions = sessions
         self._catalog = catalog
         self._group_commit = group_commit
-        self._on_commit = on_commit
+        self.on_commit = on_commit  # called after a commit that made commands due
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._cache = ResponseCache()  # only the single writer uses it
 
     def start(self) -> None:
         """Start the single writer (group commit mode only)."""
@@ -76,7 +78,7 @@ class Intake:
                     continue
                 raise
             if outcome.commands:
-                self._on_commit()
+                self.on_commit()
             return outcome
         raise AssertionError("unreachable")
 
@@ -95,10 +97,13 @@ class Intake:
         events = [event for event, _future in batch]
         try:
             async with self._sessions() as session, session.begin():
-                results = await handle_batch(session, events, self._catalog)
+                results = await handle_batch(session, events, self._catalog, self._cache)
+            self._cache.commit()
         except NeedsSavepoints:
+            self._cache.discard()
             results = await self._commit_with_savepoints(events)
         except Exception:  # one event's rows broke the writes (or the commit failed): find which, one by one
+            self._cache.discard()
             log.warning("batch of %d events failed; retrying it event by event", len(batch), exc_info=True)
             results = await self._commit_with_savepoints(events)
         for (_event, future), result in zip(batch, results, strict=True):
@@ -109,7 +114,7 @@ class Intake:
             else:
                 future.set_result(result)
         if any(isinstance(r, Outcome) and r.commands for r in results):
-            self._on_commit()
+            self.on_commit()
 
     async def _commit_with_savepoints(self, events: list[Event]) -> list[Outcome | Exception]:
         """The slow, exact path: handle_event per event, each in its own savepoint."""
@@ -118,8 +123,9 @@ class Intake:
             async with self._sessions() as session, session.begin():
                 for event in events:
                     try:
-                        async with session.begin_nested():
-                            results.append(await handle_event(session, event, self._catalog))
+                        async with session.begin_nested():  # (its changes flush as the savepoint ends)
+                            outcome = await handle_event(session, event, self._catalog)
+                        results.append(outcome)
                     except Exception as exc:  # this event only; its savepoint is rolled back
                         log.exception("event %s (%s) failed", event.id, event.event_type)
                         results.append(exc)

@@ -19,6 +19,7 @@ from .events import Event
 from .flow import HANDLERS, CallState, Command, next_commands
 from .forms import Form, parse_form
 from .models import FormVersion, Response
+from .response_cache import ResponseCache
 
 __all__ = ["FormCatalog", "NeedsSavepoints", "Outcome", "handle_batch", "handle_event"]
 
@@ -173,21 +174,23 @@ class _Batch:
             self.writes.changed_fields.setdefault(record.id, set()).update(changed)
 
 
-async def handle_batch(session: AsyncSession, events: Sequence[Event],
-                       catalog: FormCatalog) -> list[Outcome | Exception]:
+async def handle_batch(session: AsyncSession, events: Sequence[Event], catalog: FormCatalog,
+                       cache: ResponseCache | None = None) -> list[Outcome | Exception]:
     """Process events in arrival order in the caller's transaction, as handle_event would one after another.
 
     Why: per event, handle_event costs a savepoint and five ORM statements, each a trip through aiosqlite's
     thread; here a batch costs two reads and four executemany writes, whatever its size. Only valid while the
     caller holds the database's write lock (SQLite's BEGIN IMMEDIATE), so nothing changes between the reads
     and the writes. An event whose decision raises leaves no trace, like a rolled-back savepoint.
-    Raises NeedsSavepoints (before writing anything) for shapes only handle_event covers.
+    Raises NeedsSavepoints (before writing anything) for shapes only handle_event covers. With a `cache`, the
+    batch's records are staged in it: the caller commits or discards them with the transaction.
     """
     if any(e.event_type == "call.initiated" and e.call_control_id is None for e in events):
         raise NeedsSavepoints("call.initiated without a call_control_id")
     recorded = await store.recorded_event_ids(session, [e.id for e in events])
     response_ids = {e.response_id for e in events if e.response_id}
-    records = await store.load_response_records(session, response_ids, {e.call_control_id for e in events})
+    calls = {e.call_control_id for e in events}
+    records = await store.load_response_records(session, response_ids, calls, cache)
     batch = _Batch({r.id: r for r in records}, {r.call_control_id: r for r in records if r.call_control_id})
     results: list[Outcome | Exception] = []
     for event in events:
@@ -204,6 +207,8 @@ async def handle_batch(session: AsyncSession, events: Sequence[Event],
         results.append(outcome)
     await _queue_commands(session, batch, results)
     await store.write_batch(session, batch.writes)
+    if cache is not None:
+        cache.stage(batch.by_id.values())
     return results
 
 
