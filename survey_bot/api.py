@@ -85,7 +85,7 @@ async def create_call(data: CallRequest) -> tuple[CallAccepted, int]:
         raise ApiError(400, "invalid_request", str(exc)) from None
     except ConfigError as exc:
         raise ApiError(503, "not_configured", str(exc)) from None
-    app_state.dispatcher.wake()
+    app_state.wake_dispatcher()
     return CallAccepted(response_id=response.id, status=response.status, to=data.to, form=data.form), 202
 
 

@@ -16,8 +16,9 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from . import api, dashboard, openapi, store, webhooks
-from .config import Settings
+from .config import DISPATCHER_MODES, Settings
 from .db import is_sqlite, make_engine, make_sessionmaker
+from .dispatch_process import DispatchProcess
 from .dispatcher import Dispatcher
 from .errors import ConfigError
 from .extension import KEY, AppState, state
@@ -41,6 +42,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
             "base64 Ed25519 public key from the Telnyx portal (or pass --insecure-skip-verify for a local test)"
         )
     forms = load_forms(settings.forms_path)
+    if settings.dispatcher not in DISPATCHER_MODES:
+        modes = " or ".join(DISPATCHER_MODES)
+        raise ConfigError(f"SURVEY_BOT_DISPATCHER={settings.dispatcher!r} is not a dispatcher mode: use {modes}")
     if settings.default_form and settings.default_form not in forms:
         raise ConfigError(f"SURVEY_BOT_DEFAULT_FORM={settings.default_form!r} names no form in {settings.forms_path}")
     app = Quart(__name__)
@@ -53,8 +57,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     catalog = FormCatalog(forms, settings.default_form)
     client = build_client(settings)
     dispatcher = Dispatcher(sessions, client, catalog)
-    intake = Intake(sessions, catalog, group_commit=is_sqlite(settings.database_url), on_commit=dispatcher.wake)
-    app.extensions[KEY] = AppState(settings, engine, sessions, catalog, client, intake, dispatcher)
+    intake = Intake(sessions, catalog, group_commit=is_sqlite(settings.database_url))
+    app_state = AppState(settings, engine, sessions, catalog, client, intake, dispatcher)
+    intake.on_commit = app_state.wake_dispatcher
+    app.extensions[KEY] = app_state
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     openapi.init_openapi(app)
@@ -80,7 +86,10 @@ async def startup() -> None:
         for form in app_state.catalog.forms.values():
             await store.form_version_id(session, form, now)
     app_state.intake.start()
-    if settings.dispatch_commands:
+    if settings.dispatch_commands and settings.dispatcher == "process":
+        app_state.dispatch_process = DispatchProcess()
+        await app_state.dispatch_process.start()
+    elif settings.dispatch_commands:
         app_state.dispatcher.start()
 
 
@@ -91,6 +100,8 @@ async def shutdown() -> None:
     app_state = state(current_app)
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
+    if app_state.dispatch_process is not None:
+        await app_state.dispatch_process.stop()
     await app_state.client.close()
     await app_state.engine.dispose()
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import Settings
+from .config import DISPATCHER_MODES, Settings
 from .errors import ConfigError, DatabaseNotReady, FormError
 
 __all__ = ["main"]
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ASGI server (uvicorn with uvloop+httptools measured fastest here)")
     serve.add_argument("--insecure-skip-verify", action="store_true",
                        help="accept webhooks WITHOUT checking signatures (local experiments only)")
+    serve.add_argument("--dispatcher", choices=DISPATCHER_MODES,
+                       help="send Telnyx commands from a child process beside each web process (default, uses "
+                            "another core) or inline in it; default: $SURVEY_BOT_DISPATCHER, else process")
     serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", help="run example calls on the built-in Telnyx simulator")
@@ -89,6 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.insecure_skip_verify:
         os.environ["SURVEY_BOT_INSECURE_SKIP_VERIFY"] = "1"
+    # the web processes (uvicorn's workers too) read their settings from the environment
+    os.environ["SURVEY_BOT_DISPATCHER"] = args.dispatcher or os.environ.get("SURVEY_BOT_DISPATCHER") or "process"
     return serve(host=args.host, port=args.port, workers=args.workers, server=args.server)
 
 

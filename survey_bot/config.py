@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["ENVIRONMENT", "Settings", "default_forms_dir", "shipped_folder"]
+__all__ = ["DISPATCHER_MODES", "ENVIRONMENT", "Settings", "default_forms_dir", "shipped_folder"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///survey_bot.db"
 
@@ -51,7 +51,10 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("telnyx_connection_id", "TELNYX_CONNECTION_ID", "", "Call Control App id used to dial outbound calls"),
     ("insecure_skip_verify", "SURVEY_BOT_INSECURE_SKIP_VERIFY", "",
      "set by `serve --insecure-skip-verify`; local tests only"),
+    ("dispatcher", "SURVEY_BOT_DISPATCHER", "inline (`survey-bot serve`: process)",
+     "where outbox commands are sent from: `process` (a child beside each web process) or `inline`"),
 )
+DISPATCHER_MODES = ("process", "inline")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Settings:
     telnyx_connection_id: str = ""
     insecure_skip_verify: bool = False
     dispatch_commands: bool = True
+    dispatcher: str = "inline"
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -10,6 +10,7 @@ from quart import Quart
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .config import Settings
+from .dispatch_process import DispatchProcess
 from .dispatcher import Dispatcher
 from .intake import Intake
 from .processing import FormCatalog
@@ -31,6 +32,14 @@ class AppState:
     client: telnyx.AsyncTelnyx
     intake: Intake
     dispatcher: Dispatcher
+    dispatch_process: DispatchProcess | None = None  # SURVEY_BOT_DISPATCHER=process: the sender is a child
+
+    def wake_dispatcher(self) -> None:
+        """New commands were committed: have whichever sender this process uses look now."""
+        if self.dispatch_process is not None:
+            self.dispatch_process.wake()
+        else:
+            self.dispatcher.wake()
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> str:
         """Verify a webhook body with the configured key (or not at all in insecure mode)."""
