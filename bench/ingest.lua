@@ -1,7 +1,13 @@
 -- wrk script for bench/ingest.py: send pre-built, pre-signed HTTP requests from a file, in order, and
 -- record which event ids each 2xx acknowledged.
 --
---   INGEST_RESULT=RESULT_FILE wrk -s bench/ingest.lua URL -- REQUESTS_FILE THREADS
+--   INGEST_RESULT=RESULT_FILE wrk -s bench/ingest.lua URL -- REQUESTS_FILE THREADS CONNECTIONS
+--
+-- Each connection first sends a GET /healthz (an "opener", left out of the webhook rate by ingest.py):
+-- the requests wrk writes as it opens its connections reach the server in no particular order (one sent
+-- first was seen processed after 200 sent later), so no webhook rides on them and one call's webhooks,
+-- at least CONNECTIONS apart in the file, are never in flight together. wrk also calls request() once
+-- per thread before connecting and drops what it returns: that call gets an opener too.
 --
 -- REQUESTS_FILE holds, per request, "<byte length>\n<raw HTTP/1.1 request>". Thread t of T sends the
 -- requests whose index is t modulo T, in file order; when a thread runs out it starts over (the count of
@@ -26,8 +32,11 @@ acked_count = 0
 refused = 0
 statuses = {}
 
+local openers = 0
+
 function init(args)
    local path, nthreads = args[1], tonumber(args[2])
+   openers = math.ceil(tonumber(args[3]) / nthreads) + 1
    local file = assert(io.open(path, "rb"))
    local data = file:read("*a")
    file:close()
@@ -47,6 +56,10 @@ function init(args)
 end
 
 function request()
+   if openers > 0 then
+      openers = openers - 1
+      return wrk.format("GET", "/healthz")
+   end
    position = position + 1
    if position > count then
       position = 1

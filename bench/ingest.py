@@ -10,11 +10,17 @@
    `--database`, dropped afterwards) migrated with `survey-bot db upgrade`; the fake Telnyx served in this
    process; `survey-bot serve` in a subprocess. The bench opens calls through the fake (call.initiated ->
    answer -> call.answered -> gather_using_ai; from then on the fake's callers stay quiet and the flood plays
-   them), plans the flood with survey-bot's own flow (bench/ingest_flood.py), signs every body right before
-   the run, and floods it with wrk (bench/ingest.lua) at the same connection count.
-3. Checks: every event acknowledged with a 2xx is in `webhook_events`; every command in the outbox was sent
-   and reached the fake exactly once; the acknowledged events made exactly the commands the flow says; each
-   call's events were processed in arrival order; each call's stored answers match the plan.
+   them), plans the flood with survey-bot's own flow (bench/ingest_flood.py): `--calls` calls in progress at
+   once, each a whole conversation (transcript updates and partial results, the AI's end, keypad answers,
+   closing words, hang-up; a finished call hands its slot to a fresh one), signs every body right before
+   the run, and floods it with wrk (bench/ingest.lua) at the same connection count. wrk's own CPU use is
+   reported, to show it is not the bottleneck.
+3. Checks: every event acknowledged with a 2xx (and every webhook the fake delivered) is in
+   `webhook_events`; no command is left pending or failed; every command sent reached the fake exactly once
+   (and none it skipped did); the acknowledged events made exactly the commands the flow says; each call's
+   events were processed in arrival order; each call's stored answers match the plan. Reported besides:
+   how late the outbox sent the flood's commands, and how many it skipped because the scripted caller had
+   hung up first (the flood does not wait for commands; see --rest-rounds).
 
 Targets (SQLite, one worker): events/s >= 0.5x the ceiling; p99 <= 2.5x the ceiling's p99 and < 250 ms.
 Only 127.0.0.1 is used; everything is bounded in count and time. Speed is only ever reported as ratios to
@@ -177,6 +183,7 @@ class WrkResult:
     acked: list[str]
     wrk_cpu_s: float
     server_cpu_s: float
+    openers: int  # GET /healthz, one per connection (see ingest.lua)
 
     @property
     def seconds(self) -> float:
@@ -184,8 +191,8 @@ class WrkResult:
 
     @property
     def rate(self) -> float:
-        """Acknowledged (2xx) requests per second."""
-        return float(self.summary["acked"]) / self.seconds
+        """Acknowledged (2xx) webhooks per second (the openers, one GET /healthz per connection, left out)."""
+        return float(self.summary["acked"] - self.openers) / self.seconds
 
 
 async def run_wrk(port: int, requests: Path, args: argparse.Namespace, server_pid: int, tmp: Path,
@@ -193,7 +200,7 @@ async def run_wrk(port: int, requests: Path, args: argparse.Namespace, server_pi
     result = tmp / f"wrk-{port}.txt"
     command = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{args.duration}s",
                "--timeout", "10s", "-s", str(LUA), f"http://{HOST}:{port}/webhooks/telnyx", "--",
-               str(requests), str(args.wrk_threads)]
+               str(requests), str(args.wrk_threads), str(args.connections)]
     profiler = None
     if profile:  # sample the server's stacks during the flood (py-spy: pip install py-spy)
         profiler = await asyncio.create_subprocess_exec(
@@ -216,7 +223,8 @@ async def run_wrk(port: int, requests: Path, args: argparse.Namespace, server_pi
     if process.returncode != 0 or not result.exists():
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output.decode(errors='replace')}")
     lines = result.read_text().splitlines()
-    return WrkResult(json.loads(lines[0]), [line for line in lines[1:] if line], _children_cpu(), server_cpu)
+    return WrkResult(json.loads(lines[0]), [line for line in lines[1:] if line], _children_cpu(), server_cpu,
+                     args.connections)
 
 
 _children_seen = 0.0
@@ -442,7 +450,8 @@ async def survey_bot_run(args: argparse.Namespace, form: Form, tmp: Path, events
                 pool = args.calls + math.ceil(1.2 * events_wanted / per_call)
                 calls = await open_calls(fake, form, pool, sessions)
                 plan = plan_flood(iter(calls), form, slots=args.calls, total=events_wanted, seed=args.seed,
-                                  delivered_to=f"{app_url}/webhooks/telnyx", rest_rounds=args.rest_rounds)
+                                  delivered_to=f"{app_url}/webhooks/telnyx", rest_rounds=args.rest_rounds,
+                                  min_gap=args.connections)
                 requests = tmp / "survey-bot.requests"
                 signing = write_requests(requests, [p.body for p in plan], port, fake.signer)
                 print(f"  planned {len(plan)} webhooks over {pool} calls ({per_call:.0f} per call), "

@@ -141,6 +141,7 @@ class _Player:
         self.made: set[str] = set()
         self.pending: tuple[str, dict[str, Any]] | None = next(self.script)
         self.resting = 0  # rounds left listening to what the last command said
+        self.last_at = -(10**9)  # the flood position of its last webhook
 
     def play(self) -> Planned:
         """Build the next webhook and apply it (only while `pending` is set)."""
@@ -170,23 +171,32 @@ class _Player:
 
 
 def plan_flood(calls: Iterator[OpenCall], form: Form, *, slots: int, total: int, seed: int,
-               delivered_to: str, rest_rounds: int = 0) -> list[Planned]:
+               delivered_to: str, rest_rounds: int = 0, min_gap: int = 0) -> list[Planned]:
     """Plan `total` webhooks (fewer if `calls` runs out) over `slots` calls in progress at once.
 
     A call that made commands sits out `rest_rounds` rounds before its next webhook, as a caller hears a
     prompt out before keying: the flood does not wait for the commands, so without a pause a dispatcher
-    running behind at saturation meets callers who already answered, or hung up.
+    running behind at saturation meets callers who already answered, or hung up. One call's webhooks are at
+    least `min_gap` apart in the flood (give the connection count: closer ones can be in flight at once,
+    and then no order between them is defined; rounds shortened by resting calls had let that happen).
     """
     rng = random.Random(seed)
     players = [_Player(c, form, rng, delivered_to) for c in _take(calls, slots)]
     planned: list[Planned] = []
     while players and len(planned) < total:
         still: list[_Player] = []
+        progressed = False
         for player in players:
             if player.resting or len(planned) >= total:
                 player.resting = max(0, player.resting - 1)
                 still.append(player)
+                progressed = True
                 continue
+            if len(planned) - player.last_at < min_gap:  # too close to its previous webhook: next round
+                still.append(player)
+                continue
+            progressed = True
+            player.last_at = len(planned)
             planned.append(player.play())
             player.resting = rest_rounds if planned[-1].commands else 0
             if player.pending is not None:
@@ -194,6 +204,8 @@ def plan_flood(calls: Iterator[OpenCall], form: Form, *, slots: int, total: int,
             elif (fresh := next(calls, None)) is not None:  # the call is over: the next one takes its slot
                 still.append(_Player(fresh, form, rng, delivered_to))
         players = still
+        if not progressed:  # too few calls left to keep them min_gap apart
+            break
     return planned
 
 
