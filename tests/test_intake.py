@@ -4,18 +4,20 @@ answers that handle_event leaves when the same webhooks are processed one by one
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import random
 import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
 from survey_bot import processing, store
@@ -26,6 +28,7 @@ from survey_bot.forms import load_forms
 from survey_bot.intake import Intake
 from survey_bot.models import Response
 from survey_bot.processing import FormCatalog, Outcome, handle_batch, handle_event
+from survey_bot.response_cache import IDENTITY_FIELDS, ResponseCache
 
 FORMS = load_forms(Path(__file__).resolve().parent.parent / "forms")
 SURVEY_NUMBER = "+15550100001"
@@ -243,3 +246,300 @@ async def test_a_batch_whose_writes_fail_is_redone_event_by_event(database_url: 
     finally:
         await intake.stop()
         await engine.dispose()
+
+
+# ---- the writer's response cache (survey_bot/response_cache.py) ---------------------------------------------
+# Intake's writer keeps the records it committed last and reuses them while a response's identity columns
+# (updated_at above all) say nobody else wrote it since. These tests drive that writer by hand, batch by batch
+# and with other writers in between, and compare every row with a run that never had a cache.
+
+
+@pytest.fixture
+def ticking(frozen: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Like `frozen`, but each reading of processing's clock is a millisecond after the last, as a real clock
+    moves: every write leaves its own `updated_at`. `.reset()` restarts the clock and the ids."""
+
+    class Clock(datetime):
+        ticks = 0
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            cls.ticks += 1
+            return FROZEN + timedelta(milliseconds=cls.ticks)
+
+    monkeypatch.setattr(processing, "datetime", Clock)
+
+    class Restart:
+        def reset(self) -> None:
+            Clock.ticks = 0
+            frozen.reset()
+
+    return Restart()
+
+
+FIRST_RESPONSE_ID = str(uuid.UUID(int=1))  # the first response id `frozen` hands out after a reset
+
+
+def sqlite_copies(template: Path, tmp_path: Path, count: int) -> list[str]:
+    """Fresh databases at head, each at a new path (store caches form version ids per URL)."""
+    urls = []
+    for _ in range(count):
+        path = tmp_path / f"db-{next(EVENT_IDS)}.db"
+        shutil.copyfile(template, path)
+        urls.append(f"sqlite+aiosqlite:///{path}")
+    return urls
+
+
+def comparable(record: store.ResponseRecord) -> dict[str, Any]:
+    """A record's identity and state, datetimes as naive UTC (SQLite hands back naive values)."""
+    values = {name: getattr(record, name) for name in IDENTITY_FIELDS}
+    values.update(dataclasses.asdict(record.state))
+    return {name: value.astimezone(UTC).replace(tzinfo=None)
+            if isinstance(value, datetime) and value.tzinfo is not None else value
+            for name, value in values.items()}
+
+
+class RolledBack(Exception):
+    """Raised inside a batch's transaction so it does not commit."""
+
+
+class Writer:
+    """Intake's single writer, by hand: a transaction per batch, then the cache committed (or discarded when the
+    transaction rolled back), as Intake._commit_batch does. Counts, per batch, the statements that read whole
+    response rows: the load the cache is there to save."""
+
+    def __init__(self, url: str, cache: ResponseCache | None) -> None:
+        self.engine = make_engine(url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.catalog = FormCatalog(FORMS)
+        self.cache = cache
+        self.full_loads: list[int] = []  # one entry per committed batch
+        self._full = 0
+        sa_event.listen(self.engine.sync_engine, "before_cursor_execute", self._saw)
+
+    def _saw(self, _connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        sql = " ".join(statement.split())
+        if sql.startswith("SELECT") and " FROM responses" in sql and "responses.message_history" in sql:
+            self._full += 1
+
+    async def batch(self, group: list[str]) -> list[Outcome | Exception]:
+        before = self._full
+        async with self.sessions() as session, session.begin():
+            results = await handle_batch(session, [parse_event(raw) for raw in group], self.catalog, self.cache)
+        if self.cache is not None:
+            self.cache.commit()
+        self.full_loads.append(self._full - before)
+        return results
+
+    async def rolled_back_batch(self, group: list[str]) -> None:
+        with pytest.raises(RolledBack):
+            async with self.sessions() as session, session.begin():
+                await handle_batch(session, [parse_event(raw) for raw in group], self.catalog, self.cache)
+                raise RolledBack
+        if self.cache is not None:
+            self.cache.discard()
+
+    async def alone(self, raw: str) -> Outcome:
+        """Another writer: handle_event (the ORM path) in its own transaction, as the dispatcher records a refusal."""
+        async with self.sessions() as session, session.begin():
+            return await handle_event(session, parse_event(raw), self.catalog)
+
+    async def stored(self, response_id: str) -> store.ResponseRecord:
+        async with self.sessions() as session:
+            (record,) = await store.load_response_records(session, [response_id], [])
+        return record
+
+    async def open_responses(self) -> list[store.ResponseRecord]:
+        """Every stored response whose call has not ended (the ones the writer keeps in its cache)."""
+        async with self.sessions() as session:
+            ids = (await session.scalars(select(Response.id).where(Response.ended_at.is_(None)))).all()
+            return await store.load_response_records(session, ids, [])
+
+    async def assert_cache_holds_what_is_stored(self) -> None:
+        """Each open response is in the cache exactly as committed (so the next batch reads it from there)."""
+        assert self.cache is not None
+        for record in await self.open_responses():
+            held = self.cache.current(record)
+            assert held is not None, f"response {record.id} is not in the cache"
+            assert comparable(held) == comparable(record)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def round_robin(streams: list[list[str]]) -> list[str]:
+    merged: list[str] = []
+    while any(streams):
+        for stream in streams:
+            if stream:
+                merged.append(stream.pop(0))
+    return merged
+
+
+async def test_batches_with_the_cache_leave_what_batches_without_it_leave(sqlite_template: Path, tmp_path: Path,
+                                                                         ticking: Any) -> None:
+    rng = random.Random(7)
+    streams = [inbound_call(f"v3:cached-{kind}-{next(EVENT_IDS)}", kind, rng) for kind in ("complete", "keypad",
+                                                                                            "hangup")]
+    streams[0].pop()  # no hangup: that call is still up at the end, so its response stays in the cache
+    bodies = round_robin(streams)
+    sizes = itertools.cycle((1, 2, 3))
+    groups, i = [], 0
+    while i < len(bodies):
+        n = next(sizes)
+        groups.append(bodies[i:i + n])
+        i += n
+    reference_url, cached_url = sqlite_copies(sqlite_template, tmp_path, 2)
+
+    ticking.reset()
+    reference = Writer(reference_url, None)
+    try:
+        expected = [result for group in groups for result in await reference.batch(group)]
+    finally:
+        await reference.close()
+
+    ticking.reset()
+    cache = ResponseCache()
+    cached = Writer(cached_url, cache)
+    try:
+        actual = []
+        for group in groups:
+            actual += await cached.batch(group)
+            await cached.assert_cache_holds_what_is_stored()
+        assert len(cache) >= 1  # at least the call still up
+    finally:
+        await cached.close()
+
+    assert actual == expected
+    assert await dump(cached_url) == await dump(reference_url)
+    assert len(groups) > 10
+    assert sum(reference.full_loads) > 0  # without the cache, batches load the rows they touch...
+    assert cached.full_loads == [0] * len(groups)  # ...with it, none does: each record was cached when committed
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1),
+       kinds=st.lists(st.sampled_from(["complete", "keypad", "hangup"]), min_size=1, max_size=4))
+def test_batches_with_the_cache_leave_what_one_by_one_leaves(sqlite_template: Path, tmp_path: Path, frozen: Any,
+                                                             seed: int, kinds: list[str]) -> None:
+    """Interleaved calls, redeliveries (of ended calls too), our own dial linked, oddities: with the cache."""
+    rng = random.Random(seed)
+    bodies = deliveries(rng, kinds)
+    groups = batches(bodies, rng)
+    reference_url, cached_url = sqlite_copies(sqlite_template, tmp_path, 2)
+
+    async def run() -> None:
+        for url in (reference_url, cached_url):
+            await prepare(url)
+        frozen.reset()
+        expected = await one_by_one(reference_url, bodies, FormCatalog(FORMS))
+        frozen.reset()
+        cache = ResponseCache()
+        writer = Writer(cached_url, cache)
+        try:
+            actual = [result for group in groups for result in await writer.batch(group)]
+            await writer.assert_cache_holds_what_is_stored()
+        finally:
+            await writer.close()
+        assert actual == expected
+        assert len(cache) >= 2  # the oddities' answered call and our dialled call are still up
+        assert await dump(cached_url) == await dump(reference_url)
+
+    asyncio.run(run())
+
+
+def foreign_write_script(call_id: str, foreign: str) -> tuple[list[list[str]], str, list[list[str]]]:
+    """Batches before another writer changes the response, that writer's event, and batches after it."""
+    rid = FIRST_RESPONSE_ID
+    asked = [{"role": "assistant", "content": "0 to 10?"}]
+    answered = [*asked, {"role": "user", "content": "nine"}]
+    before = [[envelope("call.initiated", call_id, 1, direction="incoming", to=SURVEY_NUMBER, **{"from": "+1555"}),
+               envelope("call.answered", call_id, 2)],
+              [envelope("call.ai_gather.message_history_updated", call_id, 3, message_history=asked)]]
+    if foreign == "command_failed":  # as dispatcher._failure_event reports a command Telnyx refused for good
+        other = envelope("survey_bot.command_failed", call_id, 4, client_state={"r": rid}, action="gather_using_ai",
+                         step="ai", status_code=422, code="90061", detail="refused")
+        after = [[envelope("call.ai_gather.message_history_updated", call_id, 5, message_history=answered),
+                  envelope("call.gather.ended", call_id, 6, status="valid", digits="9",
+                           client_state={"r": rid, "s": "keypad", "f": "nps", "n": 1})],
+                 [envelope("survey_bot.command_failed", call_id, 7, client_state={"r": rid},
+                           action="gather_using_speak", step="keypad:satisfaction:1", status_code=422,
+                           code="90018", detail="call ended"),
+                  envelope("call.hangup", call_id, 8, hangup_cause="normal_clearing")]]
+    else:  # the hangup, handled by another process's ORM path
+        other = envelope("call.hangup", call_id, 4, hangup_cause="user_busy", hangup_source="callee")
+        after = [[envelope("call.ai_gather.message_history_updated", call_id, 5, message_history=answered)],
+                 [envelope("call.ai_gather.ended", call_id, 6, status="valid", result={"nps": 9},
+                           message_history=answered)]]
+    return before, other, after
+
+
+@pytest.mark.parametrize("foreign", ["command_failed", "hangup"])
+async def test_a_write_by_another_path_between_batches_is_kept(sqlite_template: Path, tmp_path: Path, ticking: Any,
+                                                               foreign: str) -> None:
+    before, other, after = foreign_write_script(f"v3:foreign-{next(EVENT_IDS)}", foreign)
+    reference_url, cached_url = sqlite_copies(sqlite_template, tmp_path, 2)
+    results = []
+    cache = ResponseCache()
+    for url, with_cache in ((reference_url, None), (cached_url, cache)):
+        ticking.reset()
+        writer = Writer(url, with_cache)
+        try:
+            outcomes = [result for group in before for result in await writer.batch(group)]
+            if with_cache is not None:
+                await writer.assert_cache_holds_what_is_stored()  # the record the next batch would reuse...
+            outcomes.append(await writer.alone(other))  # ...until another path changes the response
+            for group in after:
+                outcomes += await writer.batch(group)
+            results.append((outcomes, writer.full_loads, await writer.stored(FIRST_RESPONSE_ID)))
+        finally:
+            await writer.close()
+    (expected, _, _), (actual, full_loads, response) = results
+
+    assert actual == expected
+    assert await dump(cached_url) == await dump(reference_url)
+    state = response.state
+    if foreign == "command_failed":
+        assert [f["code"] for f in state.failures] == ["90061", "90018"]  # the other path's, then the batch's
+        assert state.ai_status == "failed" and state.answers == {"nps": 9} and state.sources == {"nps": "dtmf"}
+        assert state.hangup_cause == "normal_clearing" and state.ended_at is not None
+        assert full_loads == [0, 0, 1, 0]  # reloaded once, after the other write; cached again after that
+    else:
+        assert state.hangup_cause == "user_busy" and state.hangup_source == "callee" and state.ended_at is not None
+        assert state.status == "abandoned" and state.current_field is None  # no keypad asked of an ended call
+        assert state.answers == {"nps": 9} and len(state.message_history) == 2
+        assert full_loads[:3] == [0, 0, 1]  # reloaded after the other write
+    assert state.message_history[-1]["content"] == "nine"
+
+
+async def test_a_rolled_back_batch_leaves_nothing_in_the_cache(sqlite_template: Path, tmp_path: Path,
+                                                               frozen: Any) -> None:
+    # The frozen clock gives every write the same updated_at, so the identity check cannot tell a record the
+    # rolled-back batch left in the cache from the committed one: only stage/commit/discard keep it out.
+    bodies = inbound_call(f"v3:rollback-{next(EVENT_IDS)}", "complete", random.Random(3))
+    first, doomed, rest = bodies[:2], bodies[2:6], bodies[6:]
+    reference_url, cached_url = sqlite_copies(sqlite_template, tmp_path, 2)
+    for url in (reference_url, cached_url):
+        await prepare(url)
+    frozen.reset()
+    expected = await one_by_one(reference_url, bodies, FormCatalog(FORMS))
+
+    frozen.reset()
+    cache = ResponseCache()
+    writer = Writer(cached_url, cache)
+    try:
+        actual = await writer.batch(first)
+        committed = await writer.stored(FIRST_RESPONSE_ID)
+        assert cache.current(committed) is not None
+        rows = await dump(cached_url)
+        await writer.rolled_back_batch(doomed)
+        assert await dump(cached_url) == rows  # the batch really left nothing behind
+        held = cache.current(await writer.stored(FIRST_RESPONSE_ID))
+        assert held is None or comparable(held) == comparable(committed)  # nothing of the rolled-back batch
+        actual += await writer.batch(doomed)  # redelivered: processed as if for the first time
+        for i in range(0, len(rest), 2):
+            actual += await writer.batch(rest[i:i + 2])
+    finally:
+        await writer.close()
+    assert actual == expected
+    assert await dump(cached_url) == await dump(reference_url)
