@@ -13,17 +13,23 @@ from pathlib import Path
 from .config import DISPATCHER_MODES, Settings
 from .errors import ConfigError, DatabaseNotReady, FormError
 
-__all__ = ["main"]
+__all__ = ["configure_logging", "main"]
+
+
+def configure_logging(process_name: str = "") -> None:
+    """Log at SURVEY_BOT_LOG_LEVEL, one line per record, naming the process when it is a helper one."""
+    prefix = f"{process_name}[%(process)d] " if process_name else ""
+    logging.basicConfig(level=os.environ.get("SURVEY_BOT_LOG_LEVEL", "INFO").upper(),
+                        format=f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s")
+    for chatty in ("httpx", "httpcore", "telnyx"):  # one line per request drowns what matters
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("SURVEY_BOT_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "httpcore", "telnyx"):  # one line per request drowns what matters
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    configure_logging()
     try:
         result: int = args.handler(args)
         return result

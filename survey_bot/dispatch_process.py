@@ -6,8 +6,11 @@ process the sender uses another core, and the webhooks' acknowledgements never w
 
 The web process starts the child with the read end of a pipe: a byte on it means "new commands were
 committed, look now" (the child also polls, as the in-process dispatcher does), and end-of-file means the web
-process is gone, even after a kill -9: the child then stops sending and exits. The child reads the same
-environment (the settings) as its parent. If it dies, the parent starts another one.
+process is gone, even after a kill -9: the child then stops sending and exits. The child ignores SIGINT and
+SIGTERM: a Ctrl-C or a service manager signals the whole process group, and the child must outlive the web
+process's graceful shutdown (whose last webhooks may still make commands), not die mid-way and be replaced.
+The child reads the same environment (the settings) as its parent. If it dies, the parent starts another
+one, waiting longer each time one dies young.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
+from .cli import configure_logging
 from .config import Settings
 from .db import make_engine, make_sessionmaker
 from .dispatcher import Dispatcher
@@ -31,7 +36,9 @@ from .telnyx_client import build_client
 __all__ = ["DispatchProcess", "main"]
 
 log = logging.getLogger(__name__)
-RESTART_DELAY = 1.0  # seconds before a child that died is replaced
+RESTART_DELAY = 1.0  # seconds before a child that died is replaced; doubled while children die young
+MAX_RESTART_DELAY = 30.0
+YOUNG = 10.0  # seconds: a child that dies sooner probably cannot start (bad settings, a broken install)
 STOP_GRACE = 10.0  # seconds a stopping child gets to finish its in-flight sends
 
 
@@ -67,7 +74,7 @@ class DispatchProcess:
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+                await self._watch  # (it never raises: see _keep_running)
         self._close_pipe()
         process = self._process
         if process is None:
@@ -101,18 +108,25 @@ class DispatchProcess:
             self._wake_fd = None
 
     async def _keep_running(self) -> None:
+        delay = RESTART_DELAY
         while not self._stopping:
             process = self._process
-            assert process is not None
-            code = await asyncio.to_thread(process.wait)
-            if self._stopping:
-                return
-            log.error("dispatcher process %d exited with %s; starting another in %ss", process.pid, code,
-                      RESTART_DELAY)
-            self._close_pipe()
-            await asyncio.sleep(RESTART_DELAY)
-            self._spawn()
-            self.wake()  # whatever was committed meanwhile
+            started = time.monotonic()
+            if process is not None:
+                code = await asyncio.to_thread(process.wait)
+                if self._stopping:
+                    return
+                delay = delay * 2 if time.monotonic() - started < YOUNG else RESTART_DELAY
+                delay = min(delay, MAX_RESTART_DELAY)
+                log.error("dispatcher process %d exited with %s; starting another in %ss", process.pid, code, delay)
+                self._process = None
+                self._close_pipe()
+            await asyncio.sleep(delay)
+            try:
+                self._spawn()
+            except OSError:  # no process could be made now (limits, memory): try again later
+                log.exception("could not start a dispatcher process; trying again in %ss", delay)
+                delay = min(delay * 2, MAX_RESTART_DELAY)
 
 
 async def _serve(wake_fd: int) -> None:
@@ -137,8 +151,8 @@ async def _serve(wake_fd: int) -> None:
 
     os.set_blocking(wake_fd, False)
     loop.add_reader(wake_fd, on_wake)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, done.set)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # the web process decides when we stop (see the module doc)
+        signal.signal(signum, signal.SIG_IGN)
     dispatcher.start()
     dispatcher.wake()  # send what is already due
     try:
@@ -154,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="survey_bot.dispatch_process")
     parser.add_argument("--wake-fd", type=int, required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("SURVEY_BOT_LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s dispatcher[%(process)d] %(name)s: %(message)s")
+    configure_logging("dispatcher")
     import uvloop
 
     uvloop.run(_serve(args.wake_fd))
