@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from . import json_codec
+
 __all__ = ["Base", "is_sqlite", "make_engine", "make_sessionmaker"]
 
 NAMING_CONVENTION = {
@@ -44,6 +46,7 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine, configured for concurrent server use on either backend."""
+    kwargs.setdefault("json_deserializer", json_codec.loads)  # the JSON columns: same values, faster
     if is_sqlite(url):
         # One connection per process: every transaction takes the write lock (BEGIN IMMEDIATE below), so a
         # second connection only ever waited in SQLite's busy handler, which sleeps and retries (1 ms growing

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import json_codec
 from .errors import PayloadError
 
 __all__ = ["Event", "decode_client_state", "encode_client_state", "parse_event"]
@@ -46,7 +47,7 @@ class Event:
 def parse_event(raw: str) -> Event:
     """Parse a verified webhook body; raise PayloadError saying what is wrong with it."""
     try:
-        body = json.loads(raw)
+        body = json_codec.loads(raw)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     data = body.get("data") if isinstance(body, dict) else None
