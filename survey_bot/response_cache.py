@@ -30,18 +30,21 @@ class ResponseCache:
 
     def __init__(self, size: int = 2048) -> None:
         self._size = size
-        self._records: OrderedDict[str, ResponseRecord] = OrderedDict()
+        # id -> (record, its identity columns as comparable values, in IDENTITY_FIELDS order)
+        self._records: OrderedDict[str, tuple[ResponseRecord, tuple[Any, ...]]] = OrderedDict()
         self._staged: list[ResponseRecord] = []
 
     def __len__(self) -> int:
         return len(self._records)
 
     def current(self, identity: Any) -> ResponseRecord | None:
-        """The cached record whose identity columns equal `identity`'s (a row), or None."""
-        record = self._records.get(identity.id)
-        if record is None:
+        """The cached record whose identity columns equal `identity`'s (a row, or anything with those attributes)."""
+        entry = self._records.get(identity.id)
+        if entry is None:
             return None
-        if any(_comparable(getattr(record, name)) != _comparable(getattr(identity, name)) for name in IDENTITY_FIELDS):
+        record, key = entry
+        row = tuple(getattr(identity, name) for name in IDENTITY_FIELDS)
+        if row != key and tuple(map(_comparable, row)) != key:  # (SQLite's rows match as they come)
             del self._records[identity.id]  # someone else wrote it
             return None
         self._records.move_to_end(identity.id)
@@ -56,7 +59,7 @@ class ResponseCache:
         for record in self._staged:
             self._records.pop(record.id, None)
             if record.state.ended_at is None:
-                self._records[record.id] = record
+                self._records[record.id] = (record, tuple(_comparable(getattr(record, n)) for n in IDENTITY_FIELDS))
         while len(self._records) > self._size:
             self._records.popitem(last=False)
         self._staged = []
