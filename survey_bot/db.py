@@ -46,7 +46,8 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine, configured for concurrent server use on either backend."""
-    kwargs.setdefault("json_deserializer", json_codec.loads)  # the JSON columns: same values, faster
+    kwargs.setdefault("json_serializer", json_codec.dumps)  # the JSON columns: the same values, faster
+    kwargs.setdefault("json_deserializer", json_codec.loads)
     if is_sqlite(url):
         # One connection per process: every transaction takes the write lock (BEGIN IMMEDIATE below), so a
         # second connection only ever waited in SQLite's busy handler, which sleeps and retries (1 ms growing

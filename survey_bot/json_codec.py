@@ -1,10 +1,14 @@
-"""JSON decoding for the hot path: orjson where it gives the same answer as the standard library, else json.
+"""JSON for the hot path: orjson where it gives the same values as the standard library, else json.
 
-Why: decoding webhook bodies and the responses' JSON columns was about a twelfth of the intake's CPU with
-`json` (bench/ingest.py); orjson decodes several times faster. It is stricter, so whatever it refuses or would
-change goes to `json` instead: integers beyond 64 bits (orjson would turn them into floats), and text `json`
-accepts but orjson does not (lone surrogates, NaN, Infinity). Results are exactly what `json` alone gives.
-Encoding stays with `json`: orjson writes NaN as null, which would change a value.
+Why: decoding webhook bodies and decoding and encoding the responses' JSON columns was about a sixth of the
+intake's CPU with `json` (bench/ingest.py); orjson does it several times faster. Where it would differ, json
+does the work instead, so values are exactly json's:
+- decoding: integers beyond 64 bits (orjson would turn them into floats) and text json accepts but orjson
+  refuses (lone surrogates, NaN, Infinity);
+- encoding: what orjson refuses (integers beyond 64 bits, non-string keys, and, by the options below,
+  datetimes, dataclasses and subclasses, which json would refuse or write its own way), and any output
+  holding `null`, since orjson writes NaN and infinities as null. The text differs (compact, UTF-8 rather
+  than escapes); decoded, it is the same value.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["loads"]
+__all__ = ["dumps", "loads"]
 
 # A run of 19+ digits may not fit in 64 bits: such text is decoded by `json`, which keeps integers exact.
 _LONG_NUMBER = re.compile(r"\d{19}")
@@ -29,3 +33,17 @@ def loads(text: str | bytes) -> Any:
         except orjson.JSONDecodeError:
             pass  # let json decide: it accepts some of what orjson refuses, and words its own errors
     return json.loads(text)
+
+
+_AS_JSON_WOULD = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def dumps(value: Any) -> str:
+    """JSON text for `value` that json.loads reads back as json.dumps's would be read."""
+    try:
+        text = orjson.dumps(value, option=_AS_JSON_WOULD)
+    except TypeError:
+        return json.dumps(value)  # json's answer, or json's error
+    if b"null" in text:  # perhaps a NaN or an infinity orjson wrote as null
+        return json.dumps(value)
+    return text.decode()

@@ -1,9 +1,12 @@
-"""survey_bot.json_codec.loads gives exactly what the standard library's json gives, only faster: the webhook
-bodies and the responses' JSON columns are decoded by it, and an answer must come back as it was heard."""
+"""survey_bot.json_codec gives exactly the values the standard library's json gives, only faster: the webhook
+bodies and the responses' JSON columns go through it, and an answer must come back as it was heard."""
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
@@ -35,3 +38,38 @@ def test_malformed_text_raises_jsons_error(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as theirs:
         json.loads(text)
     assert (ours.value.msg, ours.value.pos) == (theirs.value.msg, theirs.value.pos)
+
+
+@pytest.mark.parametrize("value", [
+    {"answers": {"nps": 9, "comment": "très bien 👍"}, "at": "2026-11-24T00:00:00+00:00"},
+    {"big": 2**70, "neg": -(2**65)},
+    {"lone": "\ud800"},
+    [0.1, 1e16, 5e-324, -0.0, 1.7976931348623157e308],
+    {"nested": [{"a": [1, {"b": None}]}], "text": "null and void"},
+    {"nan": math.nan, "inf": math.inf, "minus_inf": -math.inf},
+    {1: "an int key", "2": "a str key"},
+])
+def test_dumps_reads_back_as_jsons_text_does(value: object) -> None:
+    ours, theirs = json.loads(json_codec.dumps(value)), json.loads(json.dumps(value))
+    assert repr(ours) == repr(theirs)
+
+
+@dataclass
+class Point:
+    x: int
+
+
+class Label(str):
+    pass
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 11, 24, tzinfo=UTC), Point(1), {"set": {1, 2}}])
+def test_dumps_refuses_what_json_refuses(value: object) -> None:
+    with pytest.raises(TypeError):
+        json.dumps(value)
+    with pytest.raises(TypeError):
+        json_codec.dumps(value)
+
+
+def test_dumps_writes_subclasses_as_json_does() -> None:
+    assert json.loads(json_codec.dumps({"k": Label("v")})) == {"k": "v"}
