@@ -5,14 +5,15 @@
 --
 -- Each connection first sends a GET /healthz (an "opener", left out of the webhook rate by ingest.py):
 -- the requests wrk writes as it opens its connections reach the server in no particular order (one sent
--- first was seen processed after 200 sent later), so no webhook rides on them and one call's webhooks,
--- at least CONNECTIONS apart in the file, are never in flight together. wrk also calls request() once
--- per thread before connecting and drops what it returns: that call gets an opener too.
+-- first was seen processed after 200 sent later), so no webhook rides on them. wrk also calls request()
+-- once per thread before connecting and drops what it returns: that call gets an opener too.
 --
 -- REQUESTS_FILE holds, per request, "<byte length>\n<raw HTTP/1.1 request>". Thread t of T sends the
 -- requests whose index is t modulo T, in file order; when a thread runs out it starts over (the count of
 -- restarts is reported: a restart resends events, which the app must answer as duplicates).
--- RESULT_FILE gets a summary line of JSON, then one acknowledged event id per line.
+-- RESULT_FILE gets a summary line of JSON, then per acknowledged request a line "<event id> <sent>": how
+-- many of the file's requests its thread had sent when the 2xx came back (ingest.py tells from it whether
+-- two webhooks of one call were ever in flight together).
 
 local threads = {}
 local next_tid = 0
@@ -71,7 +72,8 @@ end
 function response(status, headers, body)
    if status >= 200 and status < 300 then
       acked_count = acked_count + 1
-      acked[acked_count] = body:match('"event_id":%s*"([^"]+)"') or ""
+      -- the event id, and how many webhooks this thread had sent when its 2xx came back
+      acked[acked_count] = (body:match('"event_id":%s*"([^"]+)"') or "") .. " " .. position
    else
       refused = refused + 1
       statuses[status] = (statuses[status] or 0) + 1
