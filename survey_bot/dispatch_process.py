@@ -36,7 +36,7 @@ from .telnyx_client import build_client
 __all__ = ["DispatchProcess", "main"]
 
 log = logging.getLogger(__name__)
-RESTART_DELAY = 1.0  # seconds before a child that died is replaced; doubled while children die young
+RESTART_DELAY = 1.0  # seconds before a child that died is replaced; doubled each time the next one dies young
 MAX_RESTART_DELAY = 30.0
 YOUNG = 10.0  # seconds: a child that dies sooner probably cannot start (bad settings, a broken install)
 STOP_GRACE = 10.0  # seconds a stopping child gets to finish its in-flight sends
@@ -108,7 +108,7 @@ class DispatchProcess:
             self._wake_fd = None
 
     async def _keep_running(self) -> None:
-        delay = RESTART_DELAY
+        delay = 0.0  # 0: the last child lived long (or none died yet)
         while not self._stopping:
             process = self._process
             started = time.monotonic()
@@ -116,8 +116,8 @@ class DispatchProcess:
                 code = await asyncio.to_thread(process.wait)
                 if self._stopping:
                     return
-                delay = delay * 2 if time.monotonic() - started < YOUNG else RESTART_DELAY
-                delay = min(delay, MAX_RESTART_DELAY)
+                young = time.monotonic() - started < YOUNG
+                delay = min(delay * 2, MAX_RESTART_DELAY) if young and delay else RESTART_DELAY
                 log.error("dispatcher process %d exited with %s; starting another in %ss", process.pid, code, delay)
                 self._process = None
                 self._close_pipe()
@@ -125,8 +125,8 @@ class DispatchProcess:
             try:
                 self._spawn()
             except OSError:  # no process could be made now (limits, memory): try again later
+                delay = min(max(delay, RESTART_DELAY) * 2, MAX_RESTART_DELAY)
                 log.exception("could not start a dispatcher process; trying again in %ss", delay)
-                delay = min(delay * 2, MAX_RESTART_DELAY)
 
 
 async def _serve(wake_fd: int) -> None:
