@@ -101,21 +101,44 @@ async def handle_event(session: AsyncSession, event: Event, catalog: FormCatalog
     return Outcome("processed", len(queued))
 
 
-async def _start_inbound(session: AsyncSession, event: Event, catalog: FormCatalog, now: datetime) -> Outcome:
-    payload = event.payload
-    if payload.get("direction") != "incoming":
-        note = f"event {event.id}: outgoing call.initiated for a call survey-bot did not dial"
-        await store.set_event_outcome(session, event.id, "ignored", note)
-        return Outcome("ignored", note=note)
-    to_number = _text(payload.get("to"))
+@dataclass(frozen=True)
+class _Inbound:
+    """What a call.initiated with no response yet calls for: answering it with `form`, or not (`note` says why;
+    `reject` whether to refuse the call rather than ignore the event)."""
+
+    form: Form | None
+    to_number: str | None = None
+    note: str | None = None
+    reject: bool = False
+
+
+_REJECT = Command("reject", {"cause": "CALL_REJECTED"}, "reject")
+
+
+def _inbound(event: Event, catalog: FormCatalog) -> _Inbound:
+    """The decision both paths (one event, a batch) make for a call.initiated that has no response yet."""
+    if event.payload.get("direction") != "incoming":
+        return _Inbound(None, note=f"event {event.id}: outgoing call.initiated for a call survey-bot did not dial")
+    to_number = _text(event.payload.get("to"))
     form = catalog.for_number(to_number)
     if form is None:
         note = f"no form answers {to_number or 'an unknown number'} and SURVEY_BOT_DEFAULT_FORM is not set: rejected"
-        reject = Command("reject", {"cause": "CALL_REJECTED"}, "reject")
-        queued = await store.enqueue_commands(session, [reject], response_id=None,
+        return _Inbound(None, to_number, note=note, reject=True)
+    return _Inbound(form, to_number)
+
+
+async def _start_inbound(session: AsyncSession, event: Event, catalog: FormCatalog, now: datetime) -> Outcome:
+    payload = event.payload
+    inbound = _inbound(event, catalog)
+    if inbound.reject:
+        queued = await store.enqueue_commands(session, [_REJECT], response_id=None,
                                               call_control_id=event.call_control_id, event_id=event.id, now=now)
-        await store.set_event_outcome(session, event.id, "processed", note)
-        return Outcome("processed", len(queued), note)
+        await store.set_event_outcome(session, event.id, "processed", inbound.note)
+        return Outcome("processed", len(queued), inbound.note)
+    form, to_number = inbound.form, inbound.to_number
+    if form is None:
+        await store.set_event_outcome(session, event.id, "ignored", inbound.note)
+        return Outcome("ignored", note=inbound.note)
     existing = await session.scalar(select(Response.id).where(Response.call_control_id == event.call_control_id))
     if existing is not None:  # a second call.initiated (new event id) for a call we already answer
         await store.set_event_outcome(session, event.id, "ignored", "call already has a response", existing)
@@ -251,18 +274,15 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
 async def _start_inbound_in_batch(session: AsyncSession, batch: _Batch, event: Event, catalog: FormCatalog,
                                   index: int, now: datetime) -> Outcome:
     payload = event.payload
-    if payload.get("direction") != "incoming":
-        note = f"event {event.id}: outgoing call.initiated for a call survey-bot did not dial"
-        _record_event(batch, event, now, "ignored", note, None)
-        return Outcome("ignored", note=note)
-    to_number = _text(payload.get("to"))
-    form = catalog.for_number(to_number)
+    inbound = _inbound(event, catalog)
+    if inbound.reject:
+        _due(batch, index, event, [_REJECT], None, event.call_control_id, now)
+        _record_event(batch, event, now, "processed", inbound.note, None)
+        return Outcome("processed", note=inbound.note)
+    form, to_number = inbound.form, inbound.to_number
     if form is None:
-        note = f"no form answers {to_number or 'an unknown number'} and SURVEY_BOT_DEFAULT_FORM is not set: rejected"
-        reject = Command("reject", {"cause": "CALL_REJECTED"}, "reject")
-        _due(batch, index, event, [reject], None, event.call_control_id, now)
-        _record_event(batch, event, now, "processed", note, None)
-        return Outcome("processed", note=note)
+        _record_event(batch, event, now, "ignored", inbound.note, None)
+        return Outcome("ignored", note=inbound.note)
     existing = batch.by_call.get(event.call_control_id or "")
     if existing is not None:  # a second call.initiated (new event id) for a call we already answer
         _record_event(batch, event, now, "ignored", "call already has a response", existing.id)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from quart import Quart, request
 from sqlalchemy import func, select
 
 from survey_bot.db import make_engine, make_sessionmaker
@@ -35,8 +36,21 @@ from survey_bot.sandbox import running_stack
 from survey_bot.simulator import FakeTelnyx, Scenario, examples
 
 __all__ = [
-    "ADMIN_TOKEN", "CALL_KINDS", "VARIANTS", "CallDriver", "Expected", "PlacedCall", "ServerProcess", "Stored",
-    "free_port", "read_stored", "reference_outcomes", "running_server", "server_env", "snapshot",
+    "ADMIN_TOKEN",
+    "CALL_KINDS",
+    "VARIANTS",
+    "CallDriver",
+    "Expected",
+    "PlacedCall",
+    "ServerProcess",
+    "Stored",
+    "capture_app",
+    "free_port",
+    "read_stored",
+    "reference_outcomes",
+    "running_server",
+    "server_env",
+    "snapshot",
     "wait_outbox_empty",
 ]
 
@@ -270,6 +284,18 @@ async def reference_outcomes(database_url: str, variants: Sequence[Variant] = VA
             outcomes[call.variant] = Expected(snapshot(response), [r.action for r in
                                                                    stack.fake.accepted(call.call_control_id)])
     return outcomes
+
+
+def capture_app(bodies: list[bytes]) -> Quart:
+    """Stands in for the app while the fake rings: acknowledges each webhook and keeps its body."""
+    app = Quart(__name__)
+
+    @app.post("/webhooks/telnyx")
+    async def receive() -> tuple[str, int]:
+        bodies.append(await request.get_data(as_text=False))
+        return "", 200
+
+    return app
 
 
 # --- reading the database from the test process ---------------------------------------------------------------

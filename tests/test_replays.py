@@ -15,8 +15,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from quart import Quart, request
-from server_process import FORMS, read_stored, snapshot
+from server_process import FORMS, capture_app, read_stored, snapshot
 from sqlalchemy import func, select
 
 from survey_bot.extension import state
@@ -28,17 +27,6 @@ from survey_bot.simulator import FakeTelnyx, examples
 REPLAYS = 1000
 CONNECTIONS = 64
 WINDOW_S = 0.2  # the fake's command_id memory, standing in for Telnyx's 60 s
-
-
-def capture_app(bodies: list[bytes]) -> Quart:
-    app = Quart(__name__)
-
-    @app.post("/webhooks/telnyx")
-    async def receive() -> tuple[str, int]:
-        bodies.append(await request.get_data(as_text=False))
-        return "", 200
-
-    return app
 
 
 @pytest.mark.slow

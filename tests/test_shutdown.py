@@ -22,12 +22,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from quart import Quart, request
 from server_process import (
     CALL_KINDS,
     VARIANTS,
     CallDriver,
     PlacedCall,
+    capture_app,
     read_stored,
     reference_outcomes,
     running_server,
@@ -45,18 +45,6 @@ PACE_S = 0.25  # each sender's pause between webhooks: the stream lasts about 2.
 BURST = 12  # webhooks sent all at once just as the SIGTERM arrives
 SPAN_RESTART = RetryPolicy(max_attempts=150, first_backoff_s=0.05, max_backoff_s=0.4, ack_timeout_s=2.0)
 INBOUND = [v for v in VARIANTS if v[1] == "incoming"]
-
-
-def capture_app(bodies: list[bytes]) -> Quart:
-    """Stands in for the app while the fake rings: acknowledges each webhook and keeps its body."""
-    app = Quart(__name__)
-
-    @app.post("/webhooks/telnyx")
-    async def receive() -> tuple[str, int]:
-        bodies.append(await request.get_data(as_text=False))
-        return "", 200
-
-    return app
 
 
 @pytest.mark.slow
