@@ -25,8 +25,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from survey_bot.forms import load_form
-from survey_bot.migrate import upgrade
+from survey_bot.forms.load import load_form
+from survey_bot.storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM_ID = "appointment_intake"

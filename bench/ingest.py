@@ -55,12 +55,13 @@ import httpx
 from ingest_flood import OpenCall, Planned, dummy_calls, fingerprint, mean_events_per_call, plan_flood
 from sqlalchemy import select
 
-from survey_bot.db import make_engine, make_sessionmaker
-from survey_bot.forms import Form, load_form
-from survey_bot.models import Command, Response, WebhookEvent
-from survey_bot.serving import serve_asgi
+from survey_bot.forms.load import load_form
+from survey_bot.forms.model import Form
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx, Scenario, WebhookSigner
-from survey_bot.store import state_of
+from survey_bot.storage.engine import make_engine, make_sessionmaker
+from survey_bot.storage.models import Command, Response, WebhookEvent
+from survey_bot.storage.store import state_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SURVEY_BOT = Path(sys.executable).with_name("survey-bot")

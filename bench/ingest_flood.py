@@ -20,12 +20,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from survey_bot.errors import DigitsError
-from survey_bot.events import decode_client_state, parse_event
-from survey_bot.flow import CallState, Command, next_commands
-from survey_bot.forms import Field, Form, nest, parse_digits, validate_field
+from survey_bot.flow.decide import next_commands
+from survey_bot.flow.state import CallState, Command
+from survey_bot.forms.answers import nest, validate_field
+from survey_bot.forms.digits import parse_digits
+from survey_bot.forms.model import Field, Form
 from survey_bot.simulator.calls import Call, new_call
 from survey_bot.simulator.scenario import Scenario
-from survey_bot.store import command_id_for
+from survey_bot.storage.store import command_id_for
+from survey_bot.telephony.envelope import decode_client_state, parse_event
 
 __all__ = ["OpenCall", "Planned", "dummy_calls", "fingerprint", "mean_events_per_call", "plan_flood"]
 

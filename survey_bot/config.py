@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from survey_bot.errors import ConfigError
 
 __all__ = ["DISPATCHER_MODES", "ENVIRONMENT", "Settings", "default_forms_dir", "shipped_folder"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from survey_bot.migrate import upgrade
+from survey_bot.storage.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("SURVEY_BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_TEMPLATE = "survey_bot_test_template"

@@ -30,10 +30,10 @@ import httpx
 from quart import Quart, request
 from sqlalchemy import func, select
 
-from survey_bot.db import make_engine, make_sessionmaker
-from survey_bot.models import Command, Response, WebhookEvent
-from survey_bot.sandbox import running_stack
+from survey_bot.sandbox.stack import running_stack
 from survey_bot.simulator import FakeTelnyx, Scenario, examples
+from survey_bot.storage.engine import make_engine, make_sessionmaker
+from survey_bot.storage.models import Command, Response, WebhookEvent
 
 __all__ = [
     "ADMIN_TOKEN",

@@ -18,10 +18,10 @@ import pytest
 from quart import Quart
 from sqlalchemy import select
 
-from survey_bot.app import create_app
-from survey_bot.extension import state
-from survey_bot.models import Command, FormVersion, Response, WebhookEvent
 from survey_bot.simulator.signer import WebhookSigner
+from survey_bot.storage.models import Command, FormVersion, Response, WebhookEvent
+from survey_bot.web.app import create_app
+from survey_bot.web.state import state
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 EXAMPLES = Path(__file__).resolve().parent / "data" / "telnyx" / "examples"
@@ -372,7 +372,7 @@ async def test_the_webhook_still_verifies_the_raw_body(app: Quart) -> None:
 
 
 def test_cursors_are_opaque() -> None:
-    from survey_bot.reports import decode_cursor, encode_cursor
+    from survey_bot.reports.read_model import decode_cursor, encode_cursor
 
     cursor = encode_cursor(T0, "abc")
     assert "abc" not in cursor and "2025" not in cursor

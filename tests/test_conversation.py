@@ -17,9 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from survey_bot.extension import state
-from survey_bot.models import Command, WebhookEvent
-from survey_bot.sandbox import Stack, running_stack
+from survey_bot.sandbox.stack import Stack, running_stack
 from survey_bot.simulator import AIStep, Delivery, Scenario
 from survey_bot.simulator.examples import (
     ai_fills_everything,
@@ -27,6 +25,8 @@ from survey_bot.simulator.examples import (
     caller_hangs_up_midway,
     one_answer_breaks_schema,
 )
+from survey_bot.storage.models import Command, WebhookEvent
+from survey_bot.web.state import state
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
 ADMIN = "test-admin-token"
@@ -134,7 +134,7 @@ async def test_outbound_call_through_the_api(stack: Stack) -> None:
     response = await stack.response_for_call(dial.call_control_id or "")
     if response is None:  # the dial's answer carries the id; webhooks carry it too
         async with state(stack.app).sessions() as session:
-            from survey_bot.models import Response
+            from survey_bot.storage.models import Response
             response = await session.get(Response, created.json()["response_id"])
     assert response is not None and response.status == "completed" and response.direction == "outgoing"
     assert [a for a in actions(stack) if a != "dial"] == ["gather_using_ai", "hangup"]  # no `answer` outbound
@@ -148,7 +148,7 @@ async def test_outbound_call_not_answered_is_recorded(stack: Stack) -> None:
     await stack.fake.wait_idle(20)
     await stack.settle()
     async with state(stack.app).sessions() as session:
-        from survey_bot.models import Response
+        from survey_bot.storage.models import Response
         response = await session.get(Response, created.json()["response_id"])
     assert response is not None and response.status == "failed" and response.hangup_cause == "no_answer"
     assert actions(stack) == ["dial"]

@@ -16,9 +16,9 @@ from quart import Quart
 from quart.testing import QuartClient
 from sqlalchemy import select, update
 
-from survey_bot.app import create_app
-from survey_bot.extension import state
-from survey_bot.models import Command, FormVersion, Response, WebhookEvent
+from survey_bot.storage.models import Command, FormVersion, Response, WebhookEvent
+from survey_bot.web.app import create_app
+from survey_bot.web.state import state
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 TOKEN = "dashboard-test-token"

@@ -40,10 +40,10 @@ from server_process import (
     wait_outbox_empty,
 )
 
-from survey_bot.serving import serve_asgi
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx
 
-CHILD_MODULE = "survey_bot.dispatch_process"
+CHILD_MODULE = "survey_bot.dispatch.child"
 Variant = tuple[str, str]
 INBOUND: Variant = ("ai_invalid_keypad_completes", "incoming")
 OUTBOUND: Variant = ("ai_fills_everything", "outgoing")

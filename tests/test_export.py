@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from survey_bot.csv_safety import csv_record, neutralise
-from survey_bot.db import make_engine, make_sessionmaker
-from survey_bot.export import ResponseFilter, csv_chunks, ndjson_chunks, plan_export, response_batches
-from survey_bot.forms import parse_form
-from survey_bot.models import FormVersion, Response
+from survey_bot.forms.load import parse_form
+from survey_bot.reports.csv_safety import csv_record, neutralise
+from survey_bot.reports.export import ResponseFilter, csv_chunks, ndjson_chunks, plan_export, response_batches
+from survey_bot.storage.engine import make_engine, make_sessionmaker
+from survey_bot.storage.models import FormVersion, Response
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-from survey_bot.events import Event, decode_client_state, encode_client_state, parse_event
-from survey_bot.flow import CallState, next_commands
-from survey_bot.forms import Form, load_forms
+from survey_bot.flow.decide import next_commands
+from survey_bot.flow.events import Event
+from survey_bot.flow.state import CallState
+from survey_bot.forms.load import load_forms
+from survey_bot.forms.model import Form
+from survey_bot.telephony.envelope import decode_client_state, encode_client_state, parse_event
 
 FORMS = load_forms(Path(__file__).resolve().parent.parent / "forms")
 SURVEY: Form = FORMS["customer_satisfaction"]

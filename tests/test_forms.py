@@ -18,24 +18,16 @@ from telnyx.types.calls.action_gather_using_ai_params import ActionGatherUsingAI
 from telnyx.types.calls.action_gather_using_speak_params import ActionGatherUsingSpeakParams
 
 from survey_bot.errors import FormError
-from survey_bot.forms import (
-    Form,
-    ai_gather_arguments,
-    check_document,
-    check_paths,
-    flatten,
-    load_form,
-    load_forms,
-    nest,
-    parse_form,
-    speak_gather_arguments,
-    validate_answers,
-    validate_field,
-)
+from survey_bot.forms.answers import flatten, nest, validate_answers, validate_field
+from survey_bot.forms.check import check_document
+from survey_bot.forms.load import check_paths, load_form, load_forms, parse_form
+from survey_bot.forms.model import Form
+from survey_bot.telephony.arguments import ai_gather_arguments, speak_gather_arguments
+from survey_bot.telephony.form_rules import speech_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = ROOT / "forms"
-VOCABULARY = ROOT / "survey_bot" / "form_vocabulary.json"
+VOCABULARY = ROOT / "survey_bot" / "forms" / "form_vocabulary.json"
 REQUESTS = json.loads((Path(__file__).parent / "data" / "telnyx" / "requests.json").read_text())
 
 
@@ -50,7 +42,7 @@ def forms() -> dict[str, Form]:
 def test_example_forms_pass_the_check() -> None:
     paths = sorted(FORMS.glob("*.json"))
     assert [p.stem for p in paths] == ["appointment_intake", "customer_satisfaction"]
-    assert check_paths(paths) == []
+    assert check_paths(paths, speech_problems) == []
 
 
 def test_vocabulary_is_a_2020_12_schema_over_the_official_meta_schema() -> None:
@@ -191,12 +183,12 @@ BROKEN = [
 
 @pytest.mark.parametrize(("case", "document", "pointer", "fragment"), BROKEN, ids=[c[0] for c in BROKEN])
 def test_broken_form_is_rejected_at_its_pointer(case: str, document: Any, pointer: str, fragment: str) -> None:
-    problems = check_document(document, "forms/broken.json")
+    problems = check_document(document, "forms/broken.json", speech_problems)
     assert [p.pointer for p in problems] == [pointer], problems
     assert fragment in problems[0].message
     assert str(problems[0]) == f"forms/broken.json: {pointer or '/'}: {problems[0].message}"
     with pytest.raises(FormError) as caught:
-        parse_form(document, "broken", "forms/broken.json")
+        parse_form(document, "broken", "forms/broken.json", speech_problems)
     assert caught.value.problems == problems
 
 
@@ -210,7 +202,7 @@ def test_allowed_variants_pass() -> None:
         | {"properties": {"score": {"$ref": "#/$defs/score"}}},
     ]
     for document in good:
-        assert check_document(document, "ok.json") == []
+        assert check_document(document, "ok.json", speech_problems) == []
     slot_off = parse_form(good[2], "slot")
     assert slot_off.field("slot.day").keypad is None
 
@@ -223,7 +215,8 @@ def test_check_paths_reports_file_problems(tmp_path: Path) -> None:
     (tmp_path / "bad name.json").write_text(json.dumps(BASE))
     (tmp_path / "first.json").write_text(json.dumps(broken("x-numbers", ["+15550100009"])))
     (tmp_path / "second.json").write_text(json.dumps(broken("x-numbers", ["+15550100008", "+15550100009"])))
-    problems = {(Path(p.file).name, p.pointer): p.message for p in check_paths(sorted(tmp_path.glob("*.json")))}
+    found = check_paths(sorted(tmp_path.glob("*.json")), speech_problems)
+    problems = {(Path(p.file).name, p.pointer): p.message for p in found}
     assert "invalid JSON at line 3 column 18" in problems["syntax.json", ""]
     assert "duplicate key '1'" in problems["dup.json", "/properties/k/x-dtmf/choices/1"]
     assert "form id 'bad name'" in problems["bad name.json", ""]
@@ -397,7 +390,7 @@ def test_the_sdk_literals_reject_what_the_check_rejects() -> None:
     adapter = pydantic.TypeAdapter(ActionGatherUsingAIParams)
     with pytest.raises(pydantic.ValidationError):
         adapter.validate_python({"parameters": {}, "language": "en-US"})
-    assert check_document(broken("x-voice", {"language": "en-US"}), "f.json")
+    assert check_document(broken("x-voice", {"language": "en-US"}), "f.json", speech_problems)
 
 
 # ---- answers --------------------------------------------------------------------------------------------

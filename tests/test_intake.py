@@ -20,15 +20,18 @@ from hypothesis import strategies as st
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
-from survey_bot import processing, store
-from survey_bot.db import make_engine, make_sessionmaker
-from survey_bot.events import encode_client_state, parse_event
-from survey_bot.flow import Command as FlowCommand
-from survey_bot.forms import load_forms
-from survey_bot.intake import Intake
-from survey_bot.models import Response
-from survey_bot.processing import FormCatalog, Outcome, handle_batch, handle_event
-from survey_bot.response_cache import IDENTITY_FIELDS, ResponseCache
+from survey_bot.flow.state import Command as FlowCommand
+from survey_bot.forms.load import load_forms
+from survey_bot.forms.model import FormCatalog
+from survey_bot.intake import write_path as processing
+from survey_bot.intake.write_path import Outcome, handle_batch, handle_event
+from survey_bot.intake.writer import Intake
+from survey_bot.storage import store
+from survey_bot.storage.engine import make_engine, make_sessionmaker
+from survey_bot.storage.form_versions import form_version_id
+from survey_bot.storage.models import Response
+from survey_bot.storage.response_cache import IDENTITY_FIELDS, ResponseCache
+from survey_bot.telephony.envelope import encode_client_state, parse_event
 
 FORMS = load_forms(Path(__file__).resolve().parent.parent / "forms")
 SURVEY_NUMBER = "+15550100001"
@@ -128,7 +131,7 @@ async def prepare(url: str) -> None:
         async with make_sessionmaker(engine)() as session, session.begin():
             form = FORMS["customer_satisfaction"]
             for existing in FORMS.values():
-                await store.form_version_id(session, existing, FROZEN)
+                await form_version_id(session, existing, FROZEN)
             response = await store.create_response(session, form, direction="outgoing", now=FROZEN,
                                                    to_number="+15557654321")
             await session.execute(

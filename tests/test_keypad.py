@@ -8,8 +8,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from survey_bot.errors import DigitsError
-from survey_bot.forms import Form, Keypad, parse_digits, parse_form, speak_gather_arguments
-from survey_bot.keypad import derive_keypad
+from survey_bot.forms.digits import parse_digits
+from survey_bot.forms.keypad import Keypad, derive_keypad
+from survey_bot.forms.load import parse_form
+from survey_bot.forms.model import Form
+from survey_bot.telephony.arguments import speak_gather_arguments
 
 KINDS: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

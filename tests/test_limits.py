@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from survey_bot.sandbox import Stack, running_stack
+from survey_bot.sandbox.stack import Stack, running_stack
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from survey_bot import metrics
-from survey_bot.metrics import ResponseRecord, breakoff_question, funnel, outcomes, reached_fields
+from survey_bot.reports import metrics
+from survey_bot.reports.metrics import ResponseRecord, breakoff_question, funnel, outcomes, reached_fields
 
 
 @dataclass(frozen=True)

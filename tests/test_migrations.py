@@ -8,9 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from survey_bot.db import Base, make_engine
 from survey_bot.errors import DatabaseNotReady
-from survey_bot.migrate import alembic_config, ensure_at_head, head_revision, upgrade
+from survey_bot.storage.base import Base
+from survey_bot.storage.engine import make_engine
+from survey_bot.storage.migrate import alembic_config, ensure_at_head, head_revision, upgrade
 
 
 async def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None:

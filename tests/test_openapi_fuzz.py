@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from quart import Quart
 
-from survey_bot.app import create_app
-from survey_bot.extension import state
-from survey_bot.models import FormVersion, Response
-from survey_bot.reports import encode_cursor
-from survey_bot.serving import serve_asgi
+from survey_bot.reports.read_model import encode_cursor
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator.signer import WebhookSigner
+from survey_bot.storage.models import FormVersion, Response
+from survey_bot.web.app import create_app
+from survey_bot.web.state import state
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 TOKEN = "fuzz-token"

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from survey_bot.db import make_engine, make_sessionmaker
-from survey_bot.events import encode_client_state, parse_event
-from survey_bot.forms import load_forms
-from survey_bot.models import Response
-from survey_bot.processing import FormCatalog, handle_event
+from survey_bot.forms.load import load_forms
+from survey_bot.forms.model import FormCatalog
+from survey_bot.intake.write_path import handle_event
+from survey_bot.storage.engine import make_engine, make_sessionmaker
+from survey_bot.storage.models import Response
+from survey_bot.telephony.envelope import encode_client_state, parse_event
 
 FORMS = load_forms(Path(__file__).resolve().parent.parent / "forms")
 SURVEY_NUMBER = "+15550100001"

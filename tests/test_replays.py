@@ -18,11 +18,11 @@ import pytest
 from server_process import FORMS, capture_app, read_stored, snapshot
 from sqlalchemy import func, select
 
-from survey_bot.extension import state
-from survey_bot.models import Command, Response, WebhookEvent
-from survey_bot.sandbox import running_stack
-from survey_bot.serving import serve_asgi
+from survey_bot.sandbox.stack import running_stack
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx, examples
+from survey_bot.storage.models import Command, Response, WebhookEvent
+from survey_bot.web.state import state
 
 REPLAYS = 1000
 CONNECTIONS = 64

@@ -35,7 +35,7 @@ from server_process import (
     wait_outbox_empty,
 )
 
-from survey_bot.serving import serve_asgi
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx, Scenario
 
 FORWARDED = ("content-type", "telnyx-signature-ed25519", "telnyx-timestamp", "user-agent")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from quart import Quart
 
-from survey_bot.serving import ServerStartupError, serve_asgi
+from survey_bot.serving.embedded import ServerStartupError, serve_asgi
 
 
 def make_app(log: list[str]) -> Quart:

@@ -36,7 +36,7 @@ from server_process import (
     wait_outbox_empty,
 )
 
-from survey_bot.serving import serve_asgi
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import Delivery, FakeTelnyx, RetryPolicy, Scenario
 
 STREAMED = 60

@@ -20,7 +20,7 @@ import telnyx
 from quart import Quart, request
 from telnyx import types as tt
 
-from survey_bot.serving import serve_asgi
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import (
     AIStep,
     Delivery,

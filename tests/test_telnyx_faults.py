@@ -29,10 +29,10 @@ from server_process import (
     snapshot,
 )
 
-from survey_bot.app import create_app
-from survey_bot.sandbox import FROM_NUMBER, Stack
-from survey_bot.serving import serve_asgi
+from survey_bot.sandbox.stack import FROM_NUMBER, Stack
+from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import Delivery, FakeTelnyx, examples
+from survey_bot.web.app import create_app
 
 TELNYX_TIMEOUT = 0.75  # SURVEY_BOT_TELNYX_TIMEOUT for this test; the fake answers some commands later than that
 LATE_BY = 2.0

@@ -16,10 +16,10 @@ import pytest
 from quart import Quart
 from sqlalchemy import func, select
 
-from survey_bot.app import create_app
-from survey_bot.extension import state
-from survey_bot.models import Command, WebhookEvent
 from survey_bot.simulator import WebhookSigner
+from survey_bot.storage.models import Command, WebhookEvent
+from survey_bot.web.app import create_app
+from survey_bot.web.state import state
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
 EXAMPLES = sorted((Path(__file__).resolve().parent / "data" / "telnyx" / "examples").glob("*.json"))

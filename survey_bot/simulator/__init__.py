@@ -8,12 +8,20 @@ async with serve_asgi(fake.app) as telnyx_url:   # AsyncTelnyx(base_url=telnyx_u
     await fake.wait_call_done(call_id)
 """
 
-from .calls import new_call_control_id
-from .contract import ApiError, validate_request
-from .delivery import DeliveryAttempt, RetryPolicy, WebhookDelivery, check_loopback_url
-from .fake_telnyx import FakeTelnyx, ReceivedCommand
-from .scenario import AIStep, Delivery, KeypadEntry, KeypadHangup, KeypadInvalid, KeypadTimeout, Scenario
-from .signer import WebhookSigner
+from survey_bot.simulator.calls import new_call_control_id
+from survey_bot.simulator.contract import ApiError, validate_request
+from survey_bot.simulator.delivery import DeliveryAttempt, RetryPolicy, WebhookDelivery, check_loopback_url
+from survey_bot.simulator.fake_telnyx import FakeTelnyx, ReceivedCommand
+from survey_bot.simulator.scenario import (
+    AIStep,
+    Delivery,
+    KeypadEntry,
+    KeypadHangup,
+    KeypadInvalid,
+    KeypadTimeout,
+    Scenario,
+)
+from survey_bot.simulator.signer import WebhookSigner
 
 __all__ = [
     "AIStep",

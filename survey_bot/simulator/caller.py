@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .calls import Call
-from .scenario import KeypadHangup, KeypadInvalid, KeypadTimeout
+from survey_bot.simulator.calls import Call
+from survey_bot.simulator.scenario import KeypadHangup, KeypadInvalid, KeypadTimeout
 
 __all__ = ["NEEDS_ANSWER", "Reaction", "dial_outcome", "initiated", "react"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from .scenario import Scenario
+from survey_bot.simulator.scenario import Scenario
 
 __all__ = ["Call", "CallState", "new_call", "new_call_control_id", "utc_now_iso"]
 

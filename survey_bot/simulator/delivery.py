@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .scenario import Delivery
-from .signer import WebhookSigner
+from survey_bot.simulator.scenario import Delivery
+from survey_bot.simulator.signer import WebhookSigner
 
 __all__ = ["DeliveryAttempt", "RetryPolicy", "WebhookDelivery", "check_loopback_url"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .scenario import AIStep, KeypadHangup, Scenario
+from survey_bot.simulator.scenario import AIStep, KeypadHangup, Scenario
 
 __all__ = [
     "DEMO_SCENARIOS",

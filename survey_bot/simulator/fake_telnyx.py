@@ -12,15 +12,15 @@ from typing import Any
 
 from quart import Quart, Response, request
 
-from .after_response import AfterResponseQuart, after_response, run_after_response_now
-from .caller import NEEDS_ANSWER, dial_outcome, initiated, react
-from .calls import Call, new_call
-from .contract import ACTIONS, ApiError, check_authorization, parse_body, validate_request
-from .delivery import DeliveryAttempt, RetryPolicy, WebhookDelivery, check_loopback_url
-from .faults import Faults
-from .scenario import Scenario
-from .signer import WebhookSigner
-from .waiting import Changes
+from survey_bot.simulator.after_response import AfterResponseQuart, after_response, run_after_response_now
+from survey_bot.simulator.caller import NEEDS_ANSWER, dial_outcome, initiated, react
+from survey_bot.simulator.calls import Call, new_call
+from survey_bot.simulator.contract import ACTIONS, ApiError, check_authorization, parse_body, validate_request
+from survey_bot.simulator.delivery import DeliveryAttempt, RetryPolicy, WebhookDelivery, check_loopback_url
+from survey_bot.simulator.faults import Faults
+from survey_bot.simulator.scenario import Scenario
+from survey_bot.simulator.signer import WebhookSigner
+from survey_bot.simulator.waiting import Changes
 
 __all__ = ["FakeTelnyx", "ReceivedCommand"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .contract import ApiError
+from survey_bot.simulator.contract import ApiError
 
 __all__ = ["Faults"]
 

@@ -1,0 +1,144 @@
+"""`survey-bot export FORM_ID`: a form's responses as CSV or NDJSON, to stdout or a file (with progress)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from survey_bot.errors import ConfigError
+from survey_bot.forms.model import FormCatalog
+from survey_bot.reports.export import (
+    STATUSES,
+    ExportPlan,
+    ResponseFilter,
+    UnknownFormError,
+    count_responses,
+    csv_chunks,
+    ndjson_chunks,
+    plan_export,
+)
+from survey_bot.runtime import load_form_file, running
+from survey_bot.storage.models import FormVersion
+
+__all__ = ["add_export_command", "run_export"]
+
+RAW_WARNING = ("survey-bot: --raw: cells that start with = + - @ are NOT neutralised; a spreadsheet may run "
+               "them as formulas. Open this file only in tools that treat every cell as text.")
+
+
+def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `export` subcommand to the CLI."""
+    export = commands.add_parser("export", help="export a form's responses as CSV or NDJSON",
+                                 description=__doc__)
+    export.add_argument("form_id", help="the form whose responses to export")
+    export.add_argument("--format", choices=["csv", "ndjson"], default="csv")
+    export.add_argument("--out", metavar="PATH", help="write to PATH instead of stdout")
+    export.add_argument("--status", nargs="+", choices=STATUSES, metavar="S", default=[],
+                        help=f"only responses with one of these statuses ({', '.join(STATUSES)})")
+    export.add_argument("--since", type=_timestamp, metavar="ISO",
+                        help="started at or after (UTC unless zoned)")
+    export.add_argument("--until", type=_timestamp, metavar="ISO", help="started before (UTC unless zoned)")
+    export.add_argument("--with-sources", action="store_true",
+                        help="CSV: add a <field>.source column per field")
+    export.add_argument("--excel", action="store_true", help="CSV: UTF-8 BOM and CRLF line ends for Excel")
+    export.add_argument("--raw", action="store_true", help="CSV: do not neutralise formula-like cells")
+    export.set_defaults(handler=_export)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or timestamp") from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # stderr stays quiet unless something is wrong
+    if args.format == "ndjson" and (args.excel or args.raw or args.with_sources):
+        print("survey-bot: --excel, --raw and --with-sources apply to --format csv only", file=sys.stderr)
+        return 2
+    if args.raw:
+        print(RAW_WARNING, file=sys.stderr)
+    selection = ResponseFilter(args.form_id, tuple(args.status), args.since, args.until)
+    try:
+        return asyncio.run(run_export(args, selection))
+    except BrokenPipeError:  # `survey-bot export ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
+
+
+async def run_export(args: argparse.Namespace, selection: ResponseFilter) -> int:
+    """Check the database and the form, then stream the export to stdout or `args.out`."""
+    async with running(catalog=FormCatalog({})) as runtime:  # only the exported form's file is read
+        engine, folder = runtime.engine, runtime.settings.forms_path
+        async with engine.connect() as connection:
+            try:
+                plan = await plan_export(connection, selection, lambda: _document(folder, selection.form_id))
+            except UnknownFormError as exc:
+                stored = await connection.scalars(select(FormVersion.form_id).distinct())
+                known = ", ".join(sorted({*(path.stem for path in folder.glob("*.json")), *stored}))
+                raise ConfigError(f"{exc} (known forms: {known or 'none'})") from None
+        if args.out is None:
+            await _write(args, engine, plan, selection, sys.stdout.buffer, _ProgressBar(None, 0))
+            return 0
+        # Opened only once the form is known. Blocking writes are fine: this loop runs nothing else.
+        with open(args.out, "wb") as out:  # noqa: ASYNC230
+            terminal = sys.stderr if sys.stderr.isatty() else None
+            total = await count_responses(engine, selection) if terminal is not None else 0
+            await _write(args, engine, plan, selection, out, _ProgressBar(terminal, total))
+    return 0
+
+
+def _document(folder: Path, form_id: str) -> Mapping[str, Any] | None:
+    """Today's checked form document from the forms folder, if it has one by that id."""
+    path = folder / f"{form_id}.json"
+    return load_form_file(path).document if path.is_file() else None
+
+
+async def _write(args: argparse.Namespace, engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter,
+                 out: BinaryIO, bar: _ProgressBar) -> None:
+    chunks: AsyncIterator[str]
+    if args.format == "ndjson":
+        chunks = ndjson_chunks(engine, plan, selection, progress=bar.advance)
+    else:
+        chunks = csv_chunks(engine, plan, selection, with_sources=args.with_sources, excel=args.excel,
+                            raw=args.raw, progress=bar.advance)
+    async for chunk in chunks:
+        out.write(chunk.encode("utf-8"))
+    out.flush()
+    bar.finish()
+
+
+class _ProgressBar:
+    """`[#####.....] rows done / total` on a terminal; does nothing without one."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO | None, total: int) -> None:
+        self.stream, self.total, self.done = stream, total, 0
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        if self.stream is None:
+            return
+        # Calls that end while the export runs can take `done` past the count taken at the start.
+        filled = min(self.WIDTH, self.WIDTH * self.done // self.total) if self.total else self.WIDTH
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {self.done:,} / {self.total:,} rows")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.stream is not None:
+            self.advance(0)
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,161 @@
+"""Sends outbox commands through the SDK: in order per call, concurrently across calls, never twice.
+
+It wakes when a webhook commits new commands and polls once a second for the rest (commands left by a
+restart, another worker, or a retry that came due). A command Telnyx refuses for good becomes a
+`survey_bot.command_failed` event processed like a webhook, so the conversation can move on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from survey_bot.flow.events import Event
+from survey_bot.forms.model import FormCatalog
+from survey_bot.intake.write_path import handle_event
+from survey_bot.storage import outbox
+from survey_bot.storage.models import Command, Response
+from survey_bot.telephony.client import Client, SendResult, send_command
+from survey_bot.telephony.envelope import encode_client_state
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+MAX_BACKOFF = timedelta(seconds=30)
+
+
+class Dispatcher:
+    """The outbox sender; one per process."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client,
+                 catalog: FormCatalog, on_failure_event: Callable[[Event], Awaitable[object]] | None = None,
+                 concurrency: int = 32) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._catalog = catalog
+        self._on_failure_event = on_failure_event
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._limit = asyncio.Semaphore(concurrency)
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New commands were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the background loop."""
+        self._task = asyncio.create_task(self._run(), name="survey-bot-dispatcher")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop polling; let in-flight sends finish within `grace` seconds (unsent ones stay in the outbox)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.run_once()
+            except Exception:  # keep the loop alive; the next pass retries from the database
+                log.exception("dispatcher pass failed")
+                sent = 0
+            if sent == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim what is due, send it, record the outcomes; return how many commands were handled.
+
+        A pass costs two transactions whatever its size: one claims (and skips what is pointless), one
+        records every answer. Per command, they had cost three, each waiting its turn for SQLite's one
+        connection behind the intake's batches.
+        """
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            claimed = await outbox.claim_due(session, now)
+            facts = await outbox.call_facts(session, (row.response_id for row in claimed))
+            pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
+            await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
+        to_send = [row for row in claimed if row.command_id not in pointless]
+        if to_send:
+            results = await asyncio.gather(*(self._send(row, facts) for row in to_send))
+            await self._record(list(zip(to_send, results, strict=True)))
+        return len(claimed)
+
+    async def _send(self, row: Command, facts: dict[str, outbox.CallFacts]) -> SendResult:
+        known = facts.get(row.response_id or "")
+        call_control_id = row.call_control_id or (known.call_control_id if known else None)
+        async with self._limit:
+            return await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
+
+    async def _record(self, outcomes: list[tuple[Command, SendResult]]) -> None:
+        """Record how Telnyx answered each command of a pass, in one transaction."""
+        now = datetime.now(UTC)
+        failed = False
+        async with self._sessions() as session, session.begin():
+            await outbox.mark_many_done(session, [row.command_id for row, result in outcomes if result.ok],
+                                        "sent", "ok", now)
+            for row, result in outcomes:
+                if result.ok:
+                    if row.action == "dial" and result.call_control_id and row.response_id:
+                        response = await session.get(Response, row.response_id, with_for_update=True)
+                        if response is not None and response.call_control_id is None:
+                            response.call_control_id = result.call_control_id
+                elif result.retryable:
+                    backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
+                    await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
+                    log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
+                                _describe(result), backoff.total_seconds())
+                else:
+                    failed = await self._record_refusal(session, row, result, now) or failed
+        if failed or any(result.ok for _row, result in outcomes):
+            self.wake()
+
+    async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime) -> bool:
+        """Mark a refused command failed and let the flow react, together; if the flow fails, neither happens
+        and the command stays claimed, to be sent (and refused) again once its lease runs out."""
+        try:
+            async with session.begin_nested():
+                await outbox.mark_done(session, row.command_id, "failed", _describe(result), now)
+                failure_event = _failure_event(row, result)
+                if failure_event is not None:
+                    await handle_event(session, failure_event, self._catalog, now)
+        except Exception:
+            log.exception("recording the refusal of command %s %s failed", row.action, row.command_id)
+            return False
+        return True
+
+
+def _call_ended(row: Command, facts: dict[str, outbox.CallFacts]) -> bool:
+    known = facts.get(row.response_id or "")
+    return known is not None and known.ended and row.action != "hangup"
+
+
+def _describe(result: SendResult) -> str:
+    parts = [str(result.status_code or "no response"), result.code or "", result.detail or ""]
+    return " ".join(p for p in parts if p)[:2000]
+
+
+def _failure_event(row: Command, result: SendResult) -> Event | None:
+    if row.response_id is None:
+        return None
+    payload = {"action": row.action, "step": row.step, "status_code": result.status_code,
+               "code": result.code, "detail": result.detail, "call_control_id": row.call_control_id}
+    client_state = {"r": row.response_id}
+    return Event(id=f"command-failed:{row.command_id}", event_type="survey_bot.command_failed",
+                 occurred_at=datetime.now(UTC), payload={**payload, "client_state": encode_client_state(client_state)},
+                 raw="", client_state=client_state)

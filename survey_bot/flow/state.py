@@ -1,0 +1,65 @@
+"""What the flow reads and writes: a call's state (a plain mirror of the stored response), the commands it
+makes due, and the decision that pairs them.
+
+`STATE_FIELDS` is derived from CallState itself: the one declaration of what a response's state is. The
+storage layer maps rows to states and back with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from survey_bot.vocabulary import IN_PROGRESS
+
+__all__ = ["STATE_FIELDS", "CallState", "Command", "Decision"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One call-control action to send through the SDK; `step` is unique within the call."""
+
+    action: str
+    arguments: dict[str, Any]
+    step: str
+
+
+@dataclass
+class CallState:
+    """What the flow reads and changes of a response (a plain mirror of the stored row)."""
+
+    response_id: str
+    direction: str
+    status: str = IN_PROGRESS
+    answers: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    answer_times: dict[str, str] = field(default_factory=dict)
+    message_history: list[Any] = field(default_factory=list)
+    message_history_at: str | None = None
+    keypad_attempts: list[dict[str, Any]] = field(default_factory=list)
+    keypad_queue: list[str] | None = None
+    current_field: str | None = None
+    ai_status: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    hangup_cause: str | None = None
+    hangup_source: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass
+class Decision:
+    """The state after an event and the commands it made due."""
+
+    state: CallState
+    commands: list[Command] = field(default_factory=list)
+
+
+
+
+# Every field of CallState but the response's identity: what a webhook may change, column by column.
+STATE_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(CallState) if f.name not in ("response_id", "direction"))

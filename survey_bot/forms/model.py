@@ -1,0 +1,76 @@
+"""A checked form as the rest of survey-bot sees it: its fields (leaves named with dots), its voice and keypad
+settings, and the catalog of loaded forms that says which form answers which number."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from survey_bot.forms.keypad import Keypad
+
+__all__ = ["DTMF_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
+
+VOICE_DEFAULTS: Mapping[str, Any] = {"voice": "Telnyx.KokoroTTS.af", "language": "en"}
+
+
+DTMF_DEFAULTS: Mapping[str, Any] = {
+    "voice": "Telnyx.KokoroTTS.af", "language": "en-US", "maximum_tries": 3, "timeout_millis": 10000,
+    "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye.",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One question: a leaf of the form schema, named with dots (`preferred_slot.date`)."""
+
+    name: str
+    path: tuple[str, ...]
+    schema: Mapping[str, Any]
+    required: bool
+    title: str
+    prompt: str
+    keypad: Keypad | None
+
+
+@dataclass(frozen=True)
+class Form:
+    """A checked form, ready to compile into a conversation."""
+
+    form_id: str
+    source: str
+    document: Mapping[str, Any]
+    version: str
+    title: str
+    fields: tuple[Field, ...]
+    numbers: tuple[str, ...]
+    voice: Mapping[str, Any]
+    dtmf: Mapping[str, Any]
+
+    def field(self, name: str) -> Field:
+        """Return the field named `name` (dotted); KeyError if the form has none."""
+        for candidate in self.fields:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+
+
+@dataclass
+class FormCatalog:
+    """The forms loaded at start, which form answers which number, and the stored versions met so far.
+
+    Stored versions are read by storage.form_versions, which keeps them here by their row id.
+    """
+
+    forms: dict[str, Form]
+    default_form: str = ""
+    by_version_id: dict[int, Form] = field(default_factory=dict)
+
+    def for_number(self, number: str | None) -> Form | None:
+        """The form an inbound call to `number` gets: its x-numbers owner, else the default form."""
+        for form in self.forms.values():
+            if number and number in form.numbers:
+                return form
+        return self.forms.get(self.default_form) if self.default_form else None

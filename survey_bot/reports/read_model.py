@@ -1,0 +1,168 @@
+"""Read-only queries behind the admin API: forms with their versions and counts, pages of responses, one
+response with its call's timeline. Functions take a session first and never write."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from survey_bot.forms.model import Form
+from survey_bot.forms.schema_walk import leaves
+from survey_bot.reports.export import ResponseFilter, keyset_after, to_utc
+from survey_bot.storage.models import Command, FormVersion, Response, WebhookEvent
+from survey_bot.web.api_models import (
+    CommandEntry,
+    EventEntry,
+    FormSummary,
+    ResponseDetail,
+    ResponsePage,
+    ResponseSummary,
+    StatusCounts,
+    VersionSummary,
+)
+
+__all__ = ["CursorError", "decode_cursor", "encode_cursor", "forms_overview", "response_detail", "response_page"]
+
+
+class CursorError(ValueError):
+    """A cursor this API did not issue."""
+
+
+def encode_cursor(started_at: datetime, response_id: str) -> str:
+    """An opaque cursor for the position just after (started_at, id)."""
+    raw = json.dumps([to_utc(started_at).isoformat(), response_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (started_at, id) a cursor stands for (raises CursorError)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started_at, response_id = json.loads(raw)
+        return to_utc(datetime.fromisoformat(started_at)), str(response_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise CursorError("cursor: not a cursor this API issued") from exc
+
+
+async def forms_overview(session: AsyncSession, current: Mapping[str, Form]) -> list[FormSummary]:
+    """Every form in the forms folder or with stored versions: versions newest first, counts by status."""
+    versions = (await session.execute(
+        select(FormVersion).order_by(FormVersion.form_id, FormVersion.created_at.desc(), FormVersion.id.desc())
+    )).scalars().all()
+    counted = await session.execute(
+        select(Response.form_id, Response.form_version_id, Response.status, func.count())
+        .group_by(Response.form_id, Response.form_version_id, Response.status)
+    )
+    per_version: dict[int, int] = {}
+    per_form: dict[str, dict[str, int]] = {}
+    for form_id, version_id, status, count in counted:
+        per_version[version_id] = per_version.get(version_id, 0) + count
+        statuses = per_form.setdefault(form_id, {})
+        statuses[status] = statuses.get(status, 0) + count
+    by_form: dict[str, list[FormVersion]] = {}
+    for version in versions:
+        by_form.setdefault(version.form_id, []).append(version)
+    summaries = []
+    for form_id in sorted({*current, *by_form, *per_form}):
+        stored = by_form.get(form_id, [])
+        form = current.get(form_id)
+        newest = stored[0].document if stored else {}
+        summaries.append(FormSummary(
+            form_id=form_id,
+            title=form.title if form is not None else str(newest.get("title") or form_id),
+            current_version=form.version if form is not None else None,
+            versions=[VersionSummary(version=v.version, created_at=to_utc(v.created_at),
+                                     responses=per_version.get(v.id, 0),
+                                     fields=[".".join(leaf.path) for leaf in leaves(v.document)])
+                      for v in stored],
+            responses=_counts(per_form.get(form_id, {})),
+        ))
+    return summaries
+
+
+def _counts(statuses: Mapping[str, int]) -> StatusCounts:
+    known = {name: count for name, count in statuses.items() if name in StatusCounts.model_fields}
+    return StatusCounts(**known, total=sum(statuses.values()))
+
+
+async def response_page(session: AsyncSession, selection: ResponseFilter, limit: int,
+                        after: tuple[datetime, str] | None) -> ResponsePage:
+    """Up to `limit` responses after the cursor position, oldest first, and the cursor for the next page."""
+    statement = (
+        select(Response, FormVersion.version)
+        .join(FormVersion, FormVersion.id == Response.form_version_id)
+        .options(defer(Response.message_history), defer(Response.keypad_attempts), defer(Response.failures),
+                 defer(Response.keypad_queue), defer(Response.answer_times))
+        .where(*selection.conditions())
+        .order_by(Response.started_at, Response.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        statement = statement.where(keyset_after(*after))
+    rows = (await session.execute(statement)).all()
+    items = [ResponseSummary(**_summary(response, version)) for response, version in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return ResponsePage(items=items, next_cursor=encode_cursor(last.started_at, last.id) if last else None)
+
+
+def _summary(response: Response, version: str | None) -> dict[str, Any]:
+    return {
+        "id": response.id, "form_id": response.form_id, "form_version": version, "status": response.status,
+        "direction": response.direction, "from_number": response.from_number, "to_number": response.to_number,
+        "started_at": to_utc(response.started_at), "completed_at": _utc(response.completed_at),
+        "answers": response.answers, "sources": response.sources,
+    }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else to_utc(value)
+
+
+async def response_detail(session: AsyncSession, response_id: str) -> ResponseDetail | None:
+    """One response with everything stored about it and its call's timeline; None if there is none."""
+    response = await session.get(Response, response_id)
+    if response is None:
+        return None
+    version = await session.scalar(select(FormVersion.version).where(FormVersion.id == response.form_version_id))
+    of_call = WebhookEvent.response_id == response.id
+    if response.call_control_id:
+        of_call = or_(of_call, WebhookEvent.call_control_id == response.call_control_id)
+    events = (await session.execute(
+        select(WebhookEvent).where(of_call).order_by(WebhookEvent.received_at, WebhookEvent.id)
+    )).scalars().all()
+    commands = (await session.execute(
+        select(Command).where(Command.response_id == response.id).order_by(Command.id)
+    )).scalars().all()
+    return ResponseDetail(
+        **_summary(response, version),
+        answered_at=_utc(response.answered_at), ended_at=_utc(response.ended_at),
+        updated_at=to_utc(response.updated_at), hangup_cause=response.hangup_cause,
+        hangup_source=response.hangup_source, keypad_attempts=response.keypad_attempts,
+        transcript=response.message_history, failures=response.failures,
+        timeline=_timeline(events, commands),
+    )
+
+
+def _timeline(events: Sequence[WebhookEvent], commands: Sequence[Command]) -> list[EventEntry | CommandEntry]:
+    """Events and commands by time; an event comes before the commands it made (they share a timestamp)."""
+    entries: list[tuple[tuple[datetime, int, int], EventEntry | CommandEntry]] = []
+    for event in events:
+        received = to_utc(event.received_at)
+        entries.append(((received, 0, 0), EventEntry(
+            at=received, id=event.id, type=event.event_type, occurred_at=_utc(event.occurred_at),
+            received_at=received, state=event.state, note=event.note)))
+    for command in commands:
+        created = to_utc(command.created_at)
+        entries.append(((created, 1, command.id), CommandEntry(
+            at=created, command_id=command.command_id, action=command.action, status=command.status,
+            attempts=command.attempts, outcome=command.outcome, created_at=created, sent_at=_utc(command.sent_at))))
+    entries.sort(key=lambda entry: entry[0])
+    return [entry for _key, entry in entries]

@@ -1,0 +1,105 @@
+"""The SQL store's typed models: form versions, responses, webhook events and call-control commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from survey_bot.storage.base import Base
+
+__all__ = ["Command", "FormVersion", "Response", "WebhookEvent"]
+
+UTCDateTime = DateTime(timezone=True)
+
+
+class FormVersion(Base):
+    """A form's schema exactly as it was when responses were collected, so exports stay right later."""
+
+    __tablename__ = "form_versions"
+    __table_args__ = (UniqueConstraint("form_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form_id: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Response(Base):
+    """One call's answers to one form, with how each answer was obtained and where the call stands."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_form_started", "form_id", "started_at"),
+        Index("ix_responses_form_status", "form_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(100))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    call_control_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    call_session_id: Mapped[str | None] = mapped_column(String(255))
+    call_leg_id: Mapped[str | None] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(10))
+    from_number: Mapped[str | None] = mapped_column(String(64))
+    to_number: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # Conversation state: answers/sources are flat by dotted field name; the rest drives the flow.
+    answers: Mapped[dict[str, Any]]
+    sources: Mapped[dict[str, Any]]
+    answer_times: Mapped[dict[str, Any]]
+    message_history: Mapped[list[Any]]
+    message_history_at: Mapped[str | None] = mapped_column(String(40))
+    keypad_attempts: Mapped[list[Any]]
+    keypad_queue: Mapped[list[Any] | None]
+    current_field: Mapped[str | None] = mapped_column(String(200))
+    ai_status: Mapped[str | None] = mapped_column(String(16))
+    failures: Mapped[list[Any]]
+    hangup_cause: Mapped[str | None] = mapped_column(String(40))
+    hangup_source: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookEvent(Base):
+    """Every webhook received, once: unique on Telnyx's event id, with its raw body and what became of it."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    call_control_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    response_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Command(Base):
+    """A call-control command: written in the webhook's transaction (the outbox), sent later, in order."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    command_id: Mapped[str] = mapped_column(String(200), unique=True)
+    response_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    call_control_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(200))
+    arguments: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

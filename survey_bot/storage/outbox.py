@@ -1,0 +1,86 @@
+"""The outbox's data access: claim due commands (one per call, oldest first, across processes) and record
+how Telnyx answered. Functions take a session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from survey_bot.storage.models import Command, Response
+
+__all__ = ["LEASE", "CallFacts", "call_facts", "claim_due", "mark_done", "mark_many_done", "release_for_retry"]
+
+# A command claimed longer ago than this by a process that never reported back (killed) is due again.
+LEASE = timedelta(seconds=30)
+OPEN = ("pending", "sending")
+
+
+def _call_key(row: Any) -> ColumnElement[str]:
+    return func.coalesce(row.response_id, row.call_control_id)
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int = 100) -> list[Command]:
+    """Claim the oldest open command of each call that is due now; later ones wait their turn."""
+    earlier = aliased(Command)
+    blocked_by_earlier = exists().where(
+        and_(_call_key(earlier) == _call_key(Command), earlier.id < Command.id, earlier.status.in_(OPEN))
+    )
+    due = or_(
+        and_(Command.status == "pending", or_(Command.claimed_at.is_(None), Command.claimed_at <= now)),
+        and_(Command.status == "sending", Command.claimed_at <= now - LEASE),
+    )
+    statement = (
+        select(Command).where(due, ~blocked_by_earlier).order_by(Command.id).limit(limit)
+        .with_for_update(skip_locked=True, of=Command)
+    )
+    rows = list((await session.execute(statement)).scalars())
+    for row in rows:
+        row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
+    return rows
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What sending a response's command needs to know of its call."""
+
+    ended: bool  # the call hung up: its commands are pointless (except a hangup)
+    call_control_id: str | None
+
+
+async def call_facts(session: AsyncSession, response_ids: Iterable[str | None]) -> dict[str, CallFacts]:
+    """The call facts of these responses, by response id, in one query."""
+    wanted = list({r for r in response_ids if r})
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Response.id, Response.ended_at, Response.call_control_id).where(Response.id.in_(wanted))
+    )
+    return {row.id: CallFacts(row.ended_at is not None, row.call_control_id) for row in rows}
+
+
+async def mark_done(session: AsyncSession, command_id: str, status: str, outcome: str | None, now: datetime) -> None:
+    """Record a command's final state: sent, failed or skipped."""
+    values = {"status": status, "outcome": outcome, "sent_at": now if status == "sent" else None}
+    await session.execute(update(Command).where(Command.command_id == command_id).values(**values))
+
+
+async def mark_many_done(session: AsyncSession, command_ids: Sequence[str], status: str, outcome: str | None,
+                         now: datetime) -> None:
+    """mark_done for many commands with the same outcome, in one statement."""
+    if command_ids:
+        values = {"status": status, "outcome": outcome, "sent_at": now if status == "sent" else None}
+        await session.execute(update(Command).where(Command.command_id.in_(list(command_ids))).values(**values))
+
+
+async def release_for_retry(session: AsyncSession, command_id: str, outcome: str, not_before: datetime) -> None:
+    """Telnyx could not be reached: put the command back, due again at `not_before`."""
+    await session.execute(
+        update(Command).where(Command.command_id == command_id)
+        .values(status="pending", outcome=outcome, claimed_at=not_before)
+    )

@@ -1,0 +1,53 @@
+"""The words every part shares: response statuses, answer sources, survey outcomes, and how people read them.
+
+One place, so the flow, the store, the exports, the API and the dashboard can never disagree on a spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "FINAL_SOURCES",
+    "HANGUP_CAUSES",
+    "OUTCOMES",
+    "OUTCOME_COLOURS",
+    "OUTCOME_LABELS",
+    "REFUSAL_CAUSES",
+    "SOURCES",
+    "SOURCE_LABELS",
+    "SOURCE_NAMES",
+    "STATUSES",
+]
+
+# A response's status. `in_progress` until the call ends; then one of the others (see flow.status.settle).
+IN_PROGRESS: Final = "in_progress"
+COMPLETED: Final = "completed"
+PARTIAL: Final = "partial"
+ABANDONED: Final = "abandoned"
+FAILED: Final = "failed"
+STATUSES: Final = (IN_PROGRESS, COMPLETED, PARTIAL, ABANDONED, FAILED)
+
+# Where an answer came from. `ai_partial` is provisional (a partial result); the others are final.
+AI: Final = "ai"
+AI_PARTIAL: Final = "ai_partial"
+DTMF: Final = "dtmf"
+SOURCES: Final = (AI, AI_PARTIAL, DTMF)
+FINAL_SOURCES: Final = frozenset({AI, DTMF})
+SOURCE_LABELS: Final = {AI: "AI", AI_PARTIAL: "AI (partial)", DTMF: "keypad"}  # short, for tables
+SOURCE_NAMES: Final = {AI: "voice AI", AI_PARTIAL: "voice AI (partial)", DTMF: "keypad"}  # in sentences
+
+# Hang-up causes survey-bot sets itself (Telnyx's own, such as normal_clearing, are stored as Telnyx sends them).
+LOST: Final = "lost"  # the watchdog found the call gone without its hang-up webhook
+OPT_OUT: Final = "opt_out"  # the caller asked not to be called again
+MACHINE: Final = "machine"  # an answering machine took the call
+HANGUP_CAUSES: Final = (LOST, OPT_OUT, MACHINE)
+# Telnyx hang-up causes of a call no person took: counted as refused, not failed.
+REFUSAL_CAUSES: Final = frozenset({"no_answer", "user_busy", "call_rejected", "timeout"})
+
+# A response's survey outcome (reports.metrics.outcome_of), in the order reports show them.
+OUTCOMES: Final = ("completed", "partial", "breakoff", "refused", "failed")
+OUTCOME_LABELS: Final = {"completed": "Completed", "partial": "Partial", "breakoff": "Breakoff",
+                         "refused": "Refused / no answer", "failed": "Failed"}
+OUTCOME_COLOURS: Final = {"completed": "#1d6b35", "partial": "#1f5fa8", "breakoff": "#b00020",
+                          "refused": "#6b6b6b", "failed": "#4a4a4a"}

@@ -1,0 +1,192 @@
+"""/api routes, behind the admin bearer token: forms, responses, exports, outbound calls (see openapi.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from quart import Blueprint, Response, current_app, jsonify, request
+from quart_schema import validate_querystring, validate_request, validate_response
+from sqlalchemy import exists, select
+
+from survey_bot.errors import ConfigError
+from survey_bot.intake.outbound import CallRequestError, start_outbound_call
+from survey_bot.reports.export import (
+    ExportPlan,
+    ResponseFilter,
+    UnknownFormError,
+    csv_chunks,
+    ndjson_chunks,
+    plan_export,
+)
+from survey_bot.reports.read_model import CursorError, decode_cursor, forms_overview, response_detail, response_page
+from survey_bot.storage.models import FormVersion
+from survey_bot.web.api_models import (
+    CallAccepted,
+    CallRequest,
+    CsvExportQuery,
+    ExportQuery,
+    FormList,
+    ResponseDetail,
+    ResponsePage,
+    ResponsesQuery,
+)
+from survey_bot.web.auth import token_matches
+from survey_bot.web.openapi import ApiError, errors, streams
+from survey_bot.web.state import AppState, state
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+@blueprint.before_request
+async def require_token() -> tuple[Response, int] | None:
+    """503 until SURVEY_BOT_ADMIN_TOKEN is set; 401 unless the bearer token matches it."""
+    configured = state(current_app).settings.admin_token
+    if not configured:
+        return jsonify(error="api_disabled", detail="SURVEY_BOT_ADMIN_TOKEN is not set on the server"), 503
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(configured, presented.strip()):
+        response = jsonify(error="unauthorized", detail="send Authorization: Bearer <SURVEY_BOT_ADMIN_TOKEN>")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response, 401
+    return None
+
+
+@blueprint.before_request
+async def require_json() -> tuple[Response, int] | None:
+    """415 for a body that is not JSON, 400 for one that is not UTF-8 (after the token check)."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    if not request.is_json:
+        return jsonify(error="unsupported_media_type", detail="send Content-Type: application/json"), 415
+    try:  # Quart would raise UnicodeDecodeError (a 500) while parsing it
+        (await request.get_data(cache=True, as_text=False, parse_form_data=False)).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return jsonify(error="invalid_request", detail=f"body: not UTF-8 ({exc.reason} at byte {exc.start})"), 400
+    return None
+
+
+@blueprint.post("/calls")
+@validate_request(CallRequest)
+@validate_response(CallAccepted, 202)
+@errors(404)
+async def create_call(data: CallRequest) -> tuple[CallAccepted, int]:
+    """Place an outbound survey call.
+
+    The response and its dial command are stored first; the dispatcher dials right after. A form that
+    does not exist is a 404, like everywhere else in this API.
+    """
+    app_state = state(current_app)
+    if data.form not in app_state.catalog.forms:
+        known = ", ".join(sorted(app_state.catalog.forms))
+        raise ApiError(404, "not_found", f"form: no form named {data.form!r} (known: {known})")
+    try:
+        async with app_state.sessions() as session, session.begin():
+            response = await start_outbound_call(session, app_state.catalog, app_state.settings,
+                                                 data.to, data.form)
+    except CallRequestError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    except ConfigError as exc:
+        raise ApiError(503, "not_configured", str(exc)) from None
+    app_state.wake_dispatcher()
+    return CallAccepted(response_id=response.id, status=response.status, to=data.to, form=data.form), 202
+
+
+@blueprint.get("/forms")
+@validate_response(FormList)
+async def list_forms() -> FormList:
+    """List every form with its stored versions and its responses by status."""
+    app_state = state(current_app)
+    async with app_state.sessions() as session:
+        return FormList(forms=await forms_overview(session, app_state.catalog.forms))
+
+
+@blueprint.get("/forms/<form_id>/responses")
+@validate_querystring(ResponsesQuery)
+@validate_response(ResponsePage)
+async def list_responses(form_id: str, query_args: ResponsesQuery) -> ResponsePage:
+    """Page through a form's responses, oldest first.
+
+    Keyset pagination on (started_at, id): pages neither skip nor repeat rows while calls come in.
+    """
+    app_state = state(current_app)
+    try:
+        after = decode_cursor(query_args.cursor) if query_args.cursor else None
+    except CursorError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    async with app_state.sessions() as session:
+        known = form_id in app_state.catalog.forms or await session.scalar(
+            select(exists().where(FormVersion.form_id == form_id)))
+        if not known:
+            raise ApiError(404, "not_found", f"no form {form_id!r}")
+        return await response_page(session, _selection(form_id, query_args), query_args.limit, after)
+
+
+@blueprint.get("/forms/<form_id>/export.csv")
+@validate_querystring(CsvExportQuery)
+@streams("text/csv")
+async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
+    """Download a form's responses as CSV, streamed (the same file as `survey-bot export`)."""
+    app_state = state(current_app)
+    selection = _selection(form_id, query_args)
+    plan = await _plan(app_state, selection)
+    chunks = csv_chunks(app_state.engine, plan, selection, with_sources=query_args.with_sources,
+                        excel=query_args.excel, raw=query_args.raw)
+    response = _download(chunks, "text/csv; charset=utf-8", form_id, "csv")
+    if query_args.raw:
+        response.headers["X-Formula-Neutralisation"] = "off"
+    return response
+
+
+@blueprint.get("/forms/<form_id>/export.ndjson")
+@validate_querystring(ExportQuery)
+@streams("application/x-ndjson")
+async def export_ndjson(form_id: str, query_args: ExportQuery) -> Response:
+    """Download a form's responses as NDJSON, streamed: one object per response."""
+    app_state = state(current_app)
+    selection = _selection(form_id, query_args)
+    plan = await _plan(app_state, selection)
+    return _download(ndjson_chunks(app_state.engine, plan, selection), "application/x-ndjson; charset=utf-8",
+                     form_id, "ndjson")
+
+
+@blueprint.get("/responses/<response_id>")
+@validate_response(ResponseDetail)
+async def get_response(response_id: str) -> ResponseDetail:
+    """Show one response: answers, sources, keypad attempts, transcript, failures and its call's timeline."""
+    app_state = state(current_app)
+    async with app_state.sessions() as session:
+        detail = await response_detail(session, response_id)
+    if detail is None:
+        raise ApiError(404, "not_found", f"no response {response_id!r}")
+    return detail
+
+
+def _selection(form_id: str, query: ExportQuery) -> ResponseFilter:
+    return ResponseFilter(form_id, tuple(query.status), query.since, query.until)
+
+
+async def _plan(app_state: AppState, selection: ResponseFilter) -> ExportPlan:
+    current = app_state.catalog.forms.get(selection.form_id)
+    try:
+        async with app_state.engine.connect() as connection:
+            return await plan_export(connection, selection, lambda: current.document if current else None)
+    except UnknownFormError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+
+
+def _download(chunks: AsyncIterator[str], media_type: str, form_id: str, extension: str) -> Response:
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            yield chunk.encode("utf-8")
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    filename = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', form_id)}-{stamp}.{extension}"
+    response = Response(body(), content_type=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.timeout = None  # an export may take longer than RESPONSE_TIMEOUT; it streams all along
+    return response

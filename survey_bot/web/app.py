@@ -1,0 +1,122 @@
+"""create_app(overrides): settings, forms, database, Telnyx client, intake and dispatcher, blueprints, errors.
+
+Everything that can be checked before serving is checked here, so a misconfigured server refuses to
+start and says why: a missing TELNYX_PUBLIC_KEY, a broken form, a database not at the migrations' head.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from quart import Quart, Response, jsonify
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from survey_bot.config import DISPATCHER_MODES, Settings
+from survey_bot.dispatch.child import DispatchProcess
+from survey_bot.dispatch.sender import Dispatcher
+from survey_bot.errors import ConfigError
+from survey_bot.intake.endpoint import WebhookEndpoint
+from survey_bot.intake.writer import Intake
+from survey_bot.runtime import Runtime
+from survey_bot.storage.engine import is_sqlite
+from survey_bot.storage.form_versions import form_version_id
+from survey_bot.web import api, dashboard, openapi
+from survey_bot.web.state import KEY, AppState, state
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | None = None) -> Quart:
+    """Build the app; raise ConfigError or FormError (with every problem) if it cannot run."""
+    settings = settings or Settings.load(overrides)
+    if not settings.telnyx_public_key and not settings.insecure_skip_verify:
+        raise ConfigError(
+            "TELNYX_PUBLIC_KEY is not set: survey-bot will not accept unsigned webhooks. Set it to the "
+            "base64 Ed25519 public key from the Telnyx portal (or pass --insecure-skip-verify for a local test)"
+        )
+    if settings.dispatcher not in DISPATCHER_MODES:
+        modes = " or ".join(DISPATCHER_MODES)
+        raise ConfigError(f"SURVEY_BOT_DISPATCHER={settings.dispatcher!r} is not a dispatcher mode: use {modes}")
+    runtime = Runtime.build(settings)
+    app = Quart(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, BODY_TIMEOUT=settings.body_timeout,
+                      RESPONSE_TIMEOUT=30)
+    dispatcher = Dispatcher(runtime.sessions, runtime.client, runtime.catalog)
+    intake = Intake(runtime.sessions, runtime.catalog, group_commit=is_sqlite(settings.database_url))
+    app_state = AppState(runtime, intake, dispatcher)
+    intake.on_commit = app_state.wake_dispatcher
+    app.extensions[KEY] = app_state
+    app.register_blueprint(api.blueprint)
+    openapi.init_openapi(app)
+    dashboard.init_app(app)
+    app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    app.register_error_handler(HTTPException, http_error)
+    app.before_serving(startup)
+    app.after_serving(shutdown)
+    # The webhook route is intake's plain ASGI handler in front of Quart (see intake/endpoint.py for why);
+    # every other request reaches Quart's own ASGI app through it.
+    app.asgi_app = WebhookEndpoint(  # type: ignore[method-assign]
+        app.asgi_app, verify=app_state.verify, submit=intake.submit, max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout, insecure=settings.insecure_skip_verify)
+    return app
+
+
+async def startup() -> None:
+    """Check the database, record today's form versions, start the writer and the dispatcher."""
+    from quart import current_app
+
+    app_state = state(current_app)
+    settings = app_state.settings
+    if settings.insecure_skip_verify:
+        log.warning("INSECURE: webhook signatures are NOT verified (--insecure-skip-verify); local use only")
+    await app_state.runtime.check_database()
+    now = datetime.now(UTC)
+    async with app_state.sessions() as session, session.begin():
+        for form in app_state.catalog.forms.values():
+            await form_version_id(session, form, now)
+    app_state.intake.start()
+    if settings.dispatch_commands and settings.dispatcher == "process":
+        app_state.dispatch_process = DispatchProcess()
+        await app_state.dispatch_process.start()
+    elif settings.dispatch_commands:
+        app_state.dispatcher.start()
+
+
+async def shutdown() -> None:
+    """Drain the intake, give in-flight commands a few seconds, close the pool."""
+    from quart import current_app
+
+    app_state = state(current_app)
+    await app_state.intake.stop()
+    await app_state.dispatcher.stop()
+    if app_state.dispatch_process is not None:
+        await app_state.dispatch_process.stop()
+    await app_state.runtime.close()
+
+
+async def healthz() -> tuple[Response, int]:
+    """Liveness and database reachability."""
+    from quart import current_app
+
+    app_state = state(current_app)
+    try:
+        async with app_state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # report, do not crash: a load balancer reads this
+        return jsonify(status="unavailable", database=f"unreachable: {type(exc).__name__}"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+async def http_error(error: HTTPException) -> tuple[Response, int]:
+    """Answer HTTP errors (413, 404, 405, 408...) as JSON, never as a 5xx page."""
+    code = error.code or 500
+    response = jsonify(error=(error.name or "error").lower().replace(" ", "_"), detail=error.description)
+    # Keep the error's own headers (a 405's Allow, RFC 9110), not its HTML content type.
+    response.headers.extend((k, v) for k, v in error.get_headers() if k.lower() != "content-type")
+    return response, code

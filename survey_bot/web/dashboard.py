@@ -1,0 +1,272 @@
+"""The dashboard: /dashboard pages behind a signed-session sign-in with the admin token, CSRF-checked forms.
+
+Pages are server-rendered HTML that read fine without JavaScript; the live page's updates (live.py) and the
+inline SVG charts (charts.py) are progressive enhancement. The queries are in dashboard_data.py, the
+arithmetic in metrics.py; this module is the routes, the sign-in and the CSRF check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import (
+    Blueprint,
+    Quart,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from quart.sessions import SecureCookieSessionInterface
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey_bot.reports.export import STATUSES
+from survey_bot.web import dashboard_data as views
+from survey_bot.web import live
+from survey_bot.web.auth import token_matches
+from survey_bot.web.state import state
+
+__all__ = ["blueprint", "init_app"]
+
+blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="static",
+                      template_folder="templates")
+SESSION_SALT = b"survey-bot dashboard session key"
+Reply = Response | WerkzeugResponse  # redirect() builds the latter
+OPEN_ENDPOINTS = frozenset({"dashboard.login", "dashboard.static"})
+
+
+class DashboardSessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose cookie is marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Quart) -> bool:
+        """Secure when configured so, or when this request is HTTPS."""
+        return bool(super().get_cookie_secure(app) or request.scheme in ("https", "wss"))
+
+
+def init_app(app: Quart) -> None:
+    """Register the dashboard: its blueprint, the session key and the session cookie's flags."""
+    token = state(app).settings.admin_token
+    if not app.secret_key and token:
+        # A key derived from the admin token: rotating the token signs everybody out.
+        app.secret_key = hmac.new(token.encode(), SESSION_SALT, hashlib.sha256).hexdigest()
+    app.config.update(SESSION_COOKIE_NAME="survey_bot_dashboard", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH="/dashboard")
+    if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):  # Quart's default: too long here
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    app.session_interface = DashboardSessionInterface()
+    app.add_template_filter(live.show_value, "answer")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(duration, "duration")
+    app.add_template_filter(percent, "percent")
+    app.register_blueprint(blueprint)
+
+
+def when(value: Any, precise: bool = False) -> str:
+    """A timestamp as "2026-11-23 21:40:05 UTC" (`precise`: with milliseconds); naive values are UTC."""
+    moment = value
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if not isinstance(moment, datetime):
+        return "—"
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if precise:
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as "4.2 s", "3 min 05 s" or "2 h 01 min"."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def percent(share: float | None) -> str:
+    """A share as "67%" ("—" when undefined)."""
+    return "—" if share is None else f"{share:.0%}"
+
+
+def _fingerprint(token: str) -> str:
+    """What the session stores to say "signed in with this token" (never the token itself)."""
+    return hmac.new(token.encode(), b"survey-bot dashboard sign-in", hashlib.sha256).hexdigest()
+
+
+def signed_in() -> bool:
+    """Tell whether this request's session was signed in with the current admin token."""
+    token = state(current_app).settings.admin_token
+    marker: object = session.get("auth")
+    return bool(token) and isinstance(marker, str) and hmac.compare_digest(marker, _fingerprint(token))
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, created on first use."""
+    token: object = session.get("csrf")
+    if not current_app.secret_key:  # no sessions at all (the 503 page): nothing to protect
+        return ""
+    if isinstance(token, str):
+        return token
+    fresh = session["csrf"] = secrets.token_urlsafe(32)
+    return fresh
+
+
+async def page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render a dashboard page with what every page needs."""
+    html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), statuses=STATUSES,
+                                 outcome_labels=live.OUTCOME_LABELS, source_labels=live.SOURCE_LABELS, **context)
+    response = Response(html, status, content_type="text/html; charset=utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+    return response
+
+
+@blueprint.before_request
+async def guard() -> Reply | None:
+    """503 until the admin token is set; CSRF on every POST; everything but sign-in needs a session."""
+    if not state(current_app).settings.admin_token:
+        return await page("dashboard_error.html", 503, title="Dashboard disabled",
+                          message="SURVEY_BOT_ADMIN_TOKEN is not set on the server, so nobody can sign in.")
+    if request.endpoint == "dashboard.static":
+        return None
+    if request.method == "POST":
+        form: MultiDict[str, str] = await request.form
+        presented = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+        expected: object = session.get("csrf")
+        if not isinstance(expected, str) or not token_matches(expected, presented):
+            return await page("dashboard_error.html", 400, title="Form expired",
+                              message="The form's security token is missing or out of date. "
+                                      "Go back, reload the page and try again.")
+    if request.endpoint in OPEN_ENDPOINTS or signed_in():
+        return None
+    if request.endpoint == "dashboard.live_stream":
+        return Response("sign in first", 401, content_type="text/plain")
+    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only redirect after sign-in to a dashboard path on this site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard"):
+            return target
+    return url_for("dashboard.forms")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+async def login() -> Reply:
+    """Sign in with the admin token."""
+    if request.method == "GET":
+        return await page("dashboard_login.html", next=request.args.get("next", ""), error=None)
+    form = await request.form
+    if not token_matches(state(current_app).settings.admin_token, form.get("token", "")):
+        return await page("dashboard_login.html", 401, next=form.get("next", ""),
+                          error="That is not the admin token.")
+    session.clear()
+    session.permanent = True
+    session["auth"] = _fingerprint(state(current_app).settings.admin_token)
+    session["csrf"] = secrets.token_urlsafe(32)  # a fresh token for the signed-in session
+    return redirect(_safe_next(form.get("next")))
+
+
+@blueprint.post("/logout")
+async def logout() -> Reply:
+    """Sign out."""
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+@blueprint.get("/")
+async def forms() -> Reply:
+    """Every form: versions, calls today and in total, completion rate, a way to try it."""
+    app_state = state(current_app)
+    async with app_state.sessions() as db:
+        rows = await views.forms_overview(db, app_state.catalog)
+    return await page("dashboard_forms.html", forms=rows, simulator=live.simulator_status(current_app),
+                      started=request.args.get("started"))
+
+
+@blueprint.get("/forms/<form_id>")
+async def form(form_id: str) -> Reply:
+    """One form's funnel, outcomes, timings and responses over a chosen time range."""
+    app_state = state(current_app)
+    query = views.FormQuery.parse(request.args)
+    async with app_state.sessions() as db:
+        report = await views.form_report(db, app_state.catalog, form_id, query)
+    if report is None:
+        return await page("dashboard_error.html", 404, title="No such form",
+                          message=f"No form named {form_id!r} is loaded or stored.")
+    return await page("dashboard_form.html", report=report, query=query, export=views.export_links(form_id, query))
+
+
+@blueprint.get("/forms/<form_id>/export.<kind>")
+async def export(form_id: str, kind: str) -> Reply:
+    """Download a form's responses (CSV or NDJSON) with the shared exporter, filtered like the table."""
+    if kind not in ("csv", "ndjson"):
+        return await page("dashboard_error.html", 404, title="Unknown format", message="Use .csv or .ndjson.")
+    app_state = state(current_app)
+    result = await views.export_response(app_state, form_id, kind, views.FormQuery.parse(request.args))
+    if result is None:
+        return await page("dashboard_error.html", 404, title="No such form",
+                          message=f"No form named {form_id!r} is loaded or stored.")
+    return result
+
+
+@blueprint.get("/responses/<response_id>")
+async def response(response_id: str) -> Reply:
+    """One response: answers and sources, keypad attempts, transcript, webhooks and commands."""
+    app_state = state(current_app)
+    async with app_state.sessions() as db:
+        detail = await views.response_detail(db, app_state.catalog, response_id)
+    if detail is None:
+        return await page("dashboard_error.html", 404, title="No such response",
+                          message=f"No response has the id {response_id!r}.")
+    return await page("dashboard_response.html", detail=detail,
+                      titles={a["name"]: a["title"] for a in detail.answers})
+
+
+@blueprint.get("/live")
+async def live_page() -> Reply:
+    """Calls in progress (server-rendered; live.js keeps it current over Server-Sent Events)."""
+    app_state = state(current_app)
+    async with app_state.sessions() as db:
+        calls = await live.live_calls(db, app_state.catalog)
+        ended = await live.recently_ended(db, app_state.catalog)
+    return await page("dashboard_live.html", calls=calls, ended=ended, started=request.args.get("started"))
+
+
+@blueprint.get("/live/stream")
+async def live_stream() -> Reply:
+    """Server-Sent Events: each live call's snapshot when it changes, `ended` when it is over."""
+    response = Response(live.stream(current_app._get_current_object()), 200,  # type: ignore[attr-defined]
+                        content_type="text/event-stream; charset=utf-8")
+    response.headers.update({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    response.timeout = None  # live.stream bounds itself
+    return response
+
+
+@blueprint.post("/forms/<form_id>/simulate")
+async def simulate(form_id: str) -> Reply:
+    """Start a simulated call of this form on the attached simulator, then watch it live."""
+    try:
+        call = await live.start_simulated_call(current_app, form_id)
+    except live.SimulatorUnavailable as exc:
+        return await page("dashboard_error.html", 409, title="Simulator not available", message=str(exc))
+    return redirect(url_for("dashboard.live_page", started=call))
