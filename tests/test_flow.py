@@ -15,6 +15,7 @@ from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState
 from survey_bot.forms.load import load_forms
 from survey_bot.forms.model import Form
+from survey_bot.telephony.arguments import telnyx_request
 from survey_bot.telephony.envelope import decode_client_state, encode_client_state, parse_event
 
 FORMS = load_forms(Path(__file__).resolve().parent.parent / "forms")
@@ -39,7 +40,9 @@ def fresh(direction: str = "incoming") -> CallState:
 def test_inbound_call_is_answered_naming_the_response() -> None:
     decision = next_commands(event("call.initiated", {"direction": "incoming"}), fresh(), SURVEY, NOW)
     [answer] = decision.commands
-    assert answer.action == "answer" and decode_client_state(answer.arguments["client_state"]) == {"r": "r1"}
+    assert answer.action == "answer" and answer.context == {"r": "r1"}
+    action, arguments = telnyx_request(answer, SURVEY)  # as Telnyx receives it: the context as client_state
+    assert action == "answer" and decode_client_state(arguments["client_state"]) == {"r": "r1"}
 
 
 def test_outbound_initiated_issues_nothing_and_answered_starts_the_ai() -> None:
@@ -47,8 +50,9 @@ def test_outbound_initiated_issues_nothing_and_answered_starts_the_ai() -> None:
     assert state.commands == []
     decision = next_commands(event("call.answered"), state.state, SURVEY, NOW)
     [gather] = decision.commands
-    assert gather.action == "gather_using_ai" and gather.step == "ai"
-    assert gather.arguments["parameters"]["required"] == ["nps", "satisfaction"]
+    assert gather.action == "ask_ai" and gather.step == "ai"
+    action, arguments = telnyx_request(gather, SURVEY)
+    assert action == "gather_using_ai" and arguments["parameters"]["required"] == ["nps", "satisfaction"]
     assert decision.state.answered_at is not None
 
 
@@ -89,9 +93,10 @@ def test_valid_ai_result_with_one_bad_field_queues_only_keypad_fields_in_form_or
     assert state.answers == {"nps": 9, "comment": "ok"} and state.sources["nps"] == "ai"
     assert state.keypad_queue == ["satisfaction", "would_recommend"]  # topics/comment have no keypad
     [gather] = decision.commands
-    assert gather.action == "gather_using_speak" and gather.step == "keypad:satisfaction:1"
-    assert decode_client_state(gather.arguments["client_state"]) == {"r": "r1", "s": "keypad", "f": "satisfaction",
-                                                                      "n": 1}
+    assert gather.action == "ask_keypad" and gather.step == "keypad:satisfaction:1"
+    action, arguments = telnyx_request(gather, SURVEY)
+    assert action == "gather_using_speak" and arguments["valid_digits"] == "12345"
+    assert decode_client_state(arguments["client_state"]) == {"r": "r1", "s": "keypad", "f": "satisfaction", "n": 1}
     assert state.status == "in_progress"
 
 
@@ -117,7 +122,7 @@ def test_keypad_answers_then_closing_words_then_hangup() -> None:
     decision = keypad_answer(decision.state, "would_recommend", "", status="timeout")
     assert "would_recommend" not in decision.state.answers
     [speak] = decision.commands
-    assert speak.action == "speak" and speak.arguments["payload"] == SURVEY.dtmf["closing"]
+    assert speak.action == "speak" and telnyx_request(speak, SURVEY)[1]["payload"] == SURVEY.dtmf["closing"]
     assert decision.state.status == "completed"  # every required field answered; the optional one is not
     closing = event("call.speak.ended", {"status": "completed"}, client_state={"r": "r1", "s": "closing"})
     [hangup] = next_commands(closing, decision.state, SURVEY, NOW).commands
@@ -127,7 +132,8 @@ def test_keypad_answers_then_closing_words_then_hangup() -> None:
 def test_digits_that_do_not_fit_are_asked_again_then_given_up() -> None:
     state = next_commands(event("call.ai_gather.ended", {"status": "invalid"}), fresh(), SURVEY, NOW).state
     decision = keypad_answer(state, "nps", "42#")
-    assert decision.commands[0].step == "keypad:nps:2" and "Sorry" in decision.commands[0].arguments["payload"]
+    assert decision.commands[0].step == "keypad:nps:2"
+    assert "Sorry" in telnyx_request(decision.commands[0], SURVEY)[1]["payload"]
     assert decision.state.keypad_attempts[0]["error"]
     decision = keypad_answer(decision.state, "nps", "55#", n=2, event_id="g2")
     decision = keypad_answer(decision.state, "nps", "77#", n=3, event_id="g3")
@@ -161,7 +167,7 @@ def test_ai_command_refused_falls_back_to_keypad() -> None:
     failed = event("survey_bot.command_failed", {"action": "gather_using_ai", "step": "ai", "status_code": 422,
                                                  "code": "10015"}, client_state={"r": "r1"})
     decision = next_commands(failed, fresh(), SURVEY, NOW)
-    assert decision.state.ai_status == "failed" and decision.commands[0].action == "gather_using_speak"
+    assert decision.state.ai_status == "failed" and decision.commands[0].action == "ask_keypad"
     ended = event("survey_bot.command_failed", {"action": "hangup", "step": "hangup", "code": "90018"},
                   client_state={"r": "r1"})
     assert next_commands(ended, fresh(), SURVEY, NOW).commands == []

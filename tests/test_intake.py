@@ -1,5 +1,6 @@
-"""The group-commit batch path (processing.handle_batch, used by intake on SQLite) leaves exactly the rows and
-answers that handle_event leaves when the same webhooks are processed one by one, however they are batched."""
+"""The write path (intake.write_path.handle_batch, group-committed by intake on both databases) leaves exactly
+the rows and answers that batches of one (handle_event) leave when the same webhooks come one by one, however
+they are batched, with or without the writer's response cache."""
 
 from __future__ import annotations
 
@@ -20,17 +21,17 @@ from hypothesis import strategies as st
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
 
-from survey_bot.flow.state import Command as FlowCommand
 from survey_bot.forms.load import load_forms
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake import write_path as processing
 from survey_bot.intake.write_path import Outcome, handle_batch, handle_event
 from survey_bot.intake.writer import Intake
-from survey_bot.storage import store
+from survey_bot.storage import outbox, responses
 from survey_bot.storage.engine import make_engine, make_sessionmaker
 from survey_bot.storage.form_versions import form_version_id
 from survey_bot.storage.models import Response
-from survey_bot.storage.response_cache import IDENTITY_FIELDS, ResponseCache
+from survey_bot.storage.records import IDENTITY_FIELDS, ResponseRecord, new_record
+from survey_bot.storage.response_cache import ResponseCache
 from survey_bot.telephony.envelope import encode_client_state, parse_event
 
 FORMS = load_forms(Path(__file__).resolve().parent.parent / "forms")
@@ -132,14 +133,21 @@ async def prepare(url: str) -> None:
             form = FORMS["customer_satisfaction"]
             for existing in FORMS.values():
                 await form_version_id(session, existing, FROZEN)
-            response = await store.create_response(session, form, direction="outgoing", now=FROZEN,
-                                                   to_number="+15557654321")
-            await session.execute(
-                text("UPDATE responses SET id = :new WHERE id = :old"), {"new": OUTBOUND_ID, "old": response.id})
-            await store.enqueue_commands(session, [FlowCommand("dial", {"to": "+15557654321"}, "dial")],
-                                         response_id=OUTBOUND_ID, call_control_id=None, event_id=None, now=FROZEN)
+            await add_response(session, form, response_id=OUTBOUND_ID, to_number="+15557654321")
+            rows = outbox.command_rows([outbox.Request("dial", "dial", {"to": "+15557654321"})],
+                                       response_id=OUTBOUND_ID, call_control_id=None, event_id=None, now=FROZEN)
+            await outbox.enqueue(session, rows)
     finally:
         await engine.dispose()
+
+
+async def add_response(session: Any, form: Any, *, response_id: str | None = None, call_control_id: str | None = None,
+                       to_number: str | None = None) -> ResponseRecord:
+    """An outbound response as `survey-bot call` stores it (no call yet unless `call_control_id`)."""
+    record = new_record(response_id or str(uuid.uuid4()), form.form_id, await form_version_id(session, form, FROZEN),
+                        "outgoing", FROZEN, call_control_id=call_control_id, to_number=to_number)
+    await responses.insert_responses(session, [record])
+    return record
 
 
 async def one_by_one(url: str, bodies: list[str], catalog: FormCatalog) -> list[Outcome]:
@@ -222,20 +230,16 @@ def test_batches_leave_what_one_by_one_leaves(sqlite_template: Path, tmp_path: P
     asyncio.run(run())
 
 
-async def test_a_batch_whose_writes_fail_is_redone_event_by_event(database_url: str, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("group commit is the SQLite path")
+async def test_a_batch_whose_writes_fail_is_redone_event_by_event(database_url: str) -> None:
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    intake = Intake(sessions, FormCatalog(FORMS), group_commit=True)
+    intake = Intake(sessions, FormCatalog(FORMS))
     intake.start()
     try:
         call_id = "v3:clash"
         async with sessions() as session, session.begin():  # a response already holds this call id...
-            response = await store.create_response(session, FORMS["customer_satisfaction"], direction="outgoing",
-                                                   now=FROZEN, call_control_id=call_id)
-            other = await store.create_response(session, FORMS["customer_satisfaction"], direction="outgoing",
-                                                now=FROZEN)
+            response = await add_response(session, FORMS["customer_satisfaction"], call_control_id=call_id)
+            other = await add_response(session, FORMS["customer_satisfaction"])
         good = envelope("call.answered", call_id, 1)
         # ...so linking it to the other response breaks the unique constraint at write time
         clash = envelope("call.initiated", call_id, 2, client_state={"r": other.id}, direction="outgoing")
@@ -293,7 +297,7 @@ def sqlite_copies(template: Path, tmp_path: Path, count: int) -> list[str]:
     return urls
 
 
-def comparable(record: store.ResponseRecord) -> dict[str, Any]:
+def comparable(record: ResponseRecord) -> dict[str, Any]:
     """A record's identity and state, datetimes as naive UTC (SQLite hands back naive values)."""
     values = {name: getattr(record, name) for name in IDENTITY_FIELDS}
     values.update(dataclasses.asdict(record.state))
@@ -343,20 +347,20 @@ class Writer:
             self.cache.discard()
 
     async def alone(self, raw: str) -> Outcome:
-        """Another writer: handle_event (the ORM path) in its own transaction, as the dispatcher records a refusal."""
+        """Another writer: a batch of one without the cache, as the dispatcher records a refusal."""
         async with self.sessions() as session, session.begin():
             return await handle_event(session, parse_event(raw), self.catalog)
 
-    async def stored(self, response_id: str) -> store.ResponseRecord:
+    async def stored(self, response_id: str) -> ResponseRecord:
         async with self.sessions() as session:
-            (record,) = await store.load_response_records(session, [response_id], [])
+            (record,) = await responses.load_records(session, [response_id], [])
         return record
 
-    async def open_responses(self) -> list[store.ResponseRecord]:
+    async def open_responses(self) -> list[ResponseRecord]:
         """Every stored response whose call has not ended (the ones the writer keeps in its cache)."""
         async with self.sessions() as session:
             ids = (await session.scalars(select(Response.id).where(Response.ended_at.is_(None)))).all()
-            return await store.load_response_records(session, ids, [])
+            return await responses.load_records(session, ids, [])
 
     async def assert_cache_holds_what_is_stored(self) -> None:
         """Each open response is in the cache exactly as committed (so the next batch reads it from there)."""

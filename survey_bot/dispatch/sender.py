@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +18,8 @@ from survey_bot.flow.events import Event
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.write_path import handle_event
 from survey_bot.storage import outbox
-from survey_bot.storage.models import Command, Response
+from survey_bot.storage.models import Command
+from survey_bot.storage.responses import link_dialled_call
 from survey_bot.telephony.client import Client, SendResult, send_command
 from survey_bot.telephony.envelope import encode_client_state
 
@@ -34,12 +34,10 @@ class Dispatcher:
     """The outbox sender; one per process."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client,
-                 catalog: FormCatalog, on_failure_event: Callable[[Event], Awaitable[object]] | None = None,
-                 concurrency: int = 32) -> None:
+                 catalog: FormCatalog, concurrency: int = 32) -> None:
         self._sessions = sessions
         self._client = client
         self._catalog = catalog
-        self._on_failure_event = on_failure_event
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(concurrency)
@@ -112,9 +110,7 @@ class Dispatcher:
             for row, result in outcomes:
                 if result.ok:
                     if row.action == "dial" and result.call_control_id and row.response_id:
-                        response = await session.get(Response, row.response_id, with_for_update=True)
-                        if response is not None and response.call_control_id is None:
-                            response.call_control_id = result.call_control_id
+                        await link_dialled_call(session, row.response_id, result.call_control_id, now)
                 elif result.retryable:
                     backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
                     await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
@@ -133,7 +129,7 @@ class Dispatcher:
                 await outbox.mark_done(session, row.command_id, "failed", _describe(result), now)
                 failure_event = _failure_event(row, result)
                 if failure_event is not None:
-                    await handle_event(session, failure_event, self._catalog, now)
+                    await handle_event(session, failure_event, self._catalog)
         except Exception:
             log.exception("recording the refusal of command %s %s failed", row.action, row.command_id)
             return False

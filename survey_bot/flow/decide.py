@@ -20,9 +20,6 @@ from survey_bot.flow.status import settle
 from survey_bot.forms.answers import flatten, validate_answers, validate_field
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Form
-from survey_bot.forms.phrases import retry_payload
-from survey_bot.telephony.arguments import ai_gather_arguments, speak_gather_arguments
-from survey_bot.telephony.envelope import encode_client_state
 from survey_bot.vocabulary import FINAL_SOURCES
 
 __all__ = ["HANDLERS", "next_commands"]
@@ -59,8 +56,9 @@ def _working_copy(state: CallState) -> CallState:
     )
 
 
-def _client_state(state: CallState, **extra: Any) -> str:
-    return encode_client_state({"r": state.response_id, **extra})
+def _context(state: CallState, **extra: Any) -> dict[str, Any]:
+    """What the call's later events carry back: the response, and where in the conversation they belong."""
+    return {"r": state.response_id, **extra}
 
 
 def _event_time(event: Event, now: datetime) -> str:
@@ -71,7 +69,7 @@ def on_initiated(event: Event, state: CallState, form: Form, now: datetime) -> l
     """An inbound call rings: answer it, naming the response in client_state."""
     if state.direction != "incoming":
         return []
-    return [Command("answer", {"client_state": _client_state(state)}, "answer")]
+    return [Command("answer", "answer", _context(state))]
 
 
 def on_answered(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -79,8 +77,7 @@ def on_answered(event: Event, state: CallState, form: Form, now: datetime) -> li
     state.answered_at = state.answered_at or event.occurred_at or now
     if state.ai_status is not None:
         return []
-    arguments = {**ai_gather_arguments(form), "client_state": _client_state(state, s="ai")}
-    return [Command("gather_using_ai", arguments, "ai")]
+    return [Command("ask_ai", "ai", _context(state, s="ai"))]
 
 
 def on_partial_results(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -145,7 +142,7 @@ def on_gather_ended(event: Event, state: CallState, form: Form, now: datetime) -
             record["error"] = exc.reason
             tries = sum(1 for a in state.keypad_attempts if a["field"] == name)
             if tries < int(form.dtmf.get("maximum_tries", 3)):
-                return [_gather_command(state, form, name, tries + 1, retry=exc.reason)]
+                return [_gather_command(state, name, tries + 1, retry=exc.reason)]
         else:
             state.answers[name], state.sources[name] = value, "dtmf"
             state.answer_times[name] = record["at"]
@@ -159,7 +156,7 @@ def on_speak_ended(event: Event, state: CallState, form: Form, now: datetime) ->
     """The closing words were spoken: end the call."""
     if event.client_state.get("s") != "closing":
         return []
-    return [Command("hangup", {"client_state": _client_state(state, s="hangup")}, "hangup")]
+    return [_hangup(state)]
 
 
 def on_hangup(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -188,7 +185,7 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
         state.current_field = None
         return _ask_next(state, form, intro=False)
     if step in ("closing", "ai-done"):
-        return [Command("hangup", {"client_state": _client_state(state, s="hangup")}, "hangup")]
+        return [_hangup(state)]
     return []
 
 
@@ -198,29 +195,22 @@ def _ask_next(state: CallState, form: Form, *, intro: bool) -> list[Command]:
     if state.keypad_queue:
         name = state.keypad_queue[0]
         state.current_field = name
-        return [_gather_command(state, form, name, 1, intro=intro)]
+        return [_gather_command(state, name, 1, intro=intro)]
     asked_on_keypad = bool(state.keypad_attempts)
     if asked_on_keypad and form.dtmf.get("closing"):
-        speak = {
-            "payload": str(form.dtmf["closing"]),
-            "voice": str(form.dtmf["voice"]),
-            "language": str(form.dtmf["language"]),
-            "client_state": _client_state(state, s="closing"),
-        }
-        if form.dtmf.get("service_level"):
-            speak["service_level"] = str(form.dtmf["service_level"])
-        return [Command("speak", speak, "closing")]
-    return [Command("hangup", {"client_state": _client_state(state, s="hangup")}, "hangup")]
+        return [Command("speak", "closing", _context(state, s="closing"), {"text": str(form.dtmf["closing"])})]
+    return [_hangup(state)]
 
 
-def _gather_command(state: CallState, form: Form, name: str, attempt: int, *, intro: bool = False,
+def _hangup(state: CallState) -> Command:
+    return Command("hangup", "hangup", _context(state, s="hangup"))
+
+
+def _gather_command(state: CallState, name: str, attempt: int, *, intro: bool = False,
                     retry: str | None = None) -> Command:
-    arguments = speak_gather_arguments(form, form.field(name), intro=intro)
-    if retry:
-        arguments["payload"] = retry_payload(retry, arguments["payload"])
-    arguments["client_state"] = _client_state(state, s="keypad", f=name, n=attempt)
     state.current_field = name
-    return Command("gather_using_speak", arguments, f"keypad:{name}:{attempt}")
+    context = _context(state, s="keypad", f=name, n=attempt)
+    return Command("ask_keypad", f"keypad:{name}:{attempt}", context, {"field": name, "intro": intro, "retry": retry})
 
 
 def _keep_newest_history(event: Event, state: CallState, now: datetime) -> None:

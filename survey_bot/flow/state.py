@@ -14,16 +14,26 @@ from typing import Any
 
 from survey_bot.vocabulary import IN_PROGRESS
 
-__all__ = ["STATE_FIELDS", "CallState", "Command", "Decision"]
+__all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
+
+# What a Command may ask for. ask_keypad details: field, intro (say the keypad intro first), retry (why the
+# last entry was refused); speak details: text; reject details: cause; dial details: to, from, connection_id.
+ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "speak", "hangup", "dial"})
 
 
 @dataclass(frozen=True)
 class Command:
-    """One call-control action to send through the SDK; `step` is unique within the call."""
+    """One thing the flow asks the telephony provider to do on a call; `step` is unique within the call.
+
+    Provider-neutral: `action` is one of ACTIONS; `context` is what the call's later events must carry back
+    (the response, the step, the field and attempt: Telnyx echoes it as client_state); `details` is what the
+    action needs beyond the form. telephony.arguments turns a Command into the provider's request.
+    """
 
     action: str
-    arguments: dict[str, Any]
     step: str
+    context: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,9 +11,12 @@ from survey_bot.config import Settings
 from survey_bot.errors import ConfigError
 from survey_bot.flow.state import Command
 from survey_bot.forms.model import FormCatalog
-from survey_bot.storage import store
-from survey_bot.storage.models import Response
-from survey_bot.telephony.envelope import encode_client_state
+from survey_bot.storage import outbox
+from survey_bot.storage.form_versions import form_version_id
+from survey_bot.storage.records import ResponseRecord, new_record
+from survey_bot.storage.responses import insert_responses
+from survey_bot.telephony.arguments import telnyx_request
+from survey_bot.utc import now as utc_now
 
 __all__ = ["E164", "CallRequestError", "start_outbound_call"]
 
@@ -25,7 +28,7 @@ class CallRequestError(ValueError):
 
 
 async def start_outbound_call(session: AsyncSession, catalog: FormCatalog, settings: Settings,
-                              to: str, form_id: str) -> Response:
+                              to: str, form_id: str) -> ResponseRecord:
     """Create the response and queue the dial; raise CallRequestError or ConfigError saying what is wrong."""
     if not E164.match(to):
         raise CallRequestError(f"to: {to!r} is not an E.164 number like +15551234567")
@@ -34,15 +37,13 @@ async def start_outbound_call(session: AsyncSession, catalog: FormCatalog, setti
         raise CallRequestError(f"form: no form named {form_id!r} (known: {', '.join(sorted(catalog.forms))})")
     if not settings.telnyx_connection_id or not settings.from_number:
         raise ConfigError("outbound calls need TELNYX_CONNECTION_ID and SURVEY_BOT_FROM_NUMBER")
-    now = datetime.now(UTC)
-    response = await store.create_response(session, form, direction="outgoing", now=now,
-                                           from_number=settings.from_number, to_number=to)
-    dial = Command("dial", {
-        "connection_id": settings.telnyx_connection_id,
-        "from": settings.from_number,
-        "to": to,
-        "client_state": encode_client_state({"r": response.id}),
-    }, "dial")
-    await store.enqueue_commands(session, [dial], response_id=response.id, call_control_id=None,
-                                 event_id=None, now=now)
+    now = utc_now()
+    response = new_record(str(uuid.uuid4()), form.form_id, await form_version_id(session, form, now), "outgoing",
+                          now, from_number=settings.from_number, to_number=to)
+    await insert_responses(session, [response])
+    dial = Command("dial", "dial", {"r": response.id},
+                   {"connection_id": settings.telnyx_connection_id, "from": settings.from_number, "to": to})
+    rows = outbox.command_rows([outbox.Request(dial.step, *telnyx_request(dial, form))], response_id=response.id,
+                               call_control_id=None, event_id=None, now=now)
+    await outbox.enqueue(session, rows)
     return response

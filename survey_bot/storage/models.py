@@ -40,12 +40,14 @@ class Response(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     form_id: Mapped[str] = mapped_column(String(100))
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
-    call_control_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    call_session_id: Mapped[str | None] = mapped_column(String(255))
-    call_leg_id: Mapped[str | None] = mapped_column(String(255))
+    # Text: columns hold whatever Telnyx may send (a SIP URI is a caller id too); telephony.envelope bounds
+    # the call_control_id, the one value indexed and used as an address.
+    call_control_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    call_session_id: Mapped[str | None] = mapped_column(Text)
+    call_leg_id: Mapped[str | None] = mapped_column(Text)
     direction: Mapped[str] = mapped_column(String(10))
-    from_number: Mapped[str | None] = mapped_column(String(64))
-    to_number: Mapped[str | None] = mapped_column(String(64))
+    from_number: Mapped[str | None] = mapped_column(Text)
+    to_number: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), index=True)
     # Conversation state: answers/sources are flat by dotted field name; the rest drives the flow.
     answers: Mapped[dict[str, Any]]
@@ -74,7 +76,7 @@ class WebhookEvent(Base):
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(100))
-    call_control_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    call_control_id: Mapped[str | None] = mapped_column(Text, index=True)
     response_id: Mapped[str | None] = mapped_column(String(36), index=True)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -92,7 +94,7 @@ class Command(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     command_id: Mapped[str] = mapped_column(String(200), unique=True)
     response_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    call_control_id: Mapped[str | None] = mapped_column(String(255))
+    call_control_id: Mapped[str | None] = mapped_column(Text)
     event_id: Mapped[str | None] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
     step: Mapped[str] = mapped_column(String(200))

@@ -1,8 +1,11 @@
-"""The outbox's data access: claim due commands (one per call, oldest first, across processes) and record
-how Telnyx answered. Functions take a session and never commit."""
+"""The outbox: commands committed with the webhook that made them due, each under a command id derived from the
+call and the conversation step (a redelivery or a restart never adds it twice); claimed by a dispatcher (one
+per call at a time, oldest first, across processes) and marked with how Telnyx answered.
+Functions take a session and never commit."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,13 +15,59 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from survey_bot.storage import statements as sql
 from survey_bot.storage.models import Command, Response
 
-__all__ = ["LEASE", "CallFacts", "call_facts", "claim_due", "mark_done", "mark_many_done", "release_for_retry"]
+__all__ = ["LEASE", "CallFacts", "Request", "call_facts", "claim_due", "command_id_for", "command_rows", "enqueue",
+           "existing_command_ids", "mark_done", "mark_many_done", "release_for_retry"]
+
+COMMAND_NAMESPACE = uuid.UUID("6f1f8a52-52b1-4d0c-9a43-6c0f1ad3c2e1")
 
 # A command claimed longer ago than this by a process that never reported back (killed) is due again.
 LEASE = timedelta(seconds=30)
 OPEN = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A command as the provider will receive it: the flow's step, the provider's action and its arguments."""
+
+    step: str
+    action: str
+    arguments: dict[str, Any]
+
+
+def command_id_for(call_key: str, step: str) -> str:
+    """A command id derived from the call and the conversation step, stable across redeliveries and restarts."""
+    return str(uuid.uuid5(COMMAND_NAMESPACE, f"{call_key}|{step}"))
+
+
+def command_rows(requests: Sequence[Request], *, response_id: str | None, call_control_id: str | None,
+                 event_id: str | None, now: datetime) -> list[dict[str, Any]]:
+    """Outbox rows for the requests one event made due (keyed by the response, else by the call)."""
+    call_key = response_id or call_control_id or ""
+    return [{"command_id": command_id_for(call_key, r.step), "response_id": response_id,
+             "call_control_id": call_control_id, "event_id": event_id, "action": r.action, "step": r.step,
+             "arguments": r.arguments, "status": "pending", "attempts": 0, "outcome": None, "created_at": now,
+             "claimed_at": None, "sent_at": None} for r in requests]
+
+
+async def existing_command_ids(session: AsyncSession, ids: Iterable[str]) -> set[str]:
+    """Which of these command ids are already in the outbox."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    connection = await session.connection()
+    return set((await connection.scalars(sql.EXISTING_COMMANDS, {"ids": wanted})).all())
+
+
+async def enqueue(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Put command rows in the outbox, but not one already there for the same step; return the ids added."""
+    taken = await existing_command_ids(session, (row["command_id"] for row in rows))
+    fresh = [row for row in rows if row["command_id"] not in taken]
+    if fresh:
+        await (await session.connection()).execute(sql.INSERT_COMMANDS, fresh)
+    return [row["command_id"] for row in fresh]
 
 
 def _call_key(row: Any) -> ColumnElement[str]:

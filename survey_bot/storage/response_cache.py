@@ -3,9 +3,11 @@
 Why: a batch used to load every response it touched whole, and decoding their JSON (the transcript above
 all) was a tenth of the server's time under load (bench/ingest.py). Now a batch reads each response's
 identity columns, which change whenever its state does (`updated_at`) or its call is linked, and takes the
-record from here when they match what this writer committed; any other writer (another process, the ORM
-path) leaves a different `updated_at`, and the record is loaded from the database as before.
-Records enter only after their batch committed (stage, then commit or discard).
+record from here when they match what this writer committed; any other writer (another process or host, the
+dispatcher linking a dialled call) leaves a different `updated_at`, and the record is loaded from the
+database as before. That holds on both databases because the identity is read under the row lock and every
+write moves `updated_at` (a rule for any new code that writes a response). Records enter only after their
+batch committed (stage, then commit or discard).
 """
 
 from __future__ import annotations
@@ -13,16 +15,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from survey_bot.storage.store import ResponseRecord
+from survey_bot.storage.records import IDENTITY_FIELDS, ResponseRecord
 
-__all__ = ["IDENTITY_FIELDS", "ResponseCache"]
-
-# The columns a cached record must match; `updated_at` moves with every state change.
-IDENTITY_FIELDS = ("id", "form_id", "form_version_id", "direction", "call_control_id", "call_session_id",
-                   "call_leg_id", "started_at", "updated_at")
+__all__ = ["ResponseCache"]
 
 
 class ResponseCache:

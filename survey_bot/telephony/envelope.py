@@ -9,23 +9,37 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from survey_bot import json_codec
 from survey_bot.errors import PayloadError
 from survey_bot.flow.events import Event
 
-__all__ = ["Event", "decode_client_state", "encode_client_state", "parse_event"]
+__all__ = ["MAX_CALL_CONTROL_ID", "MAX_DEPTH", "decode_client_state", "encode_client_state", "parse_event"]
+
+
+MAX_DEPTH = 64  # Telnyx's deepest payloads (a transcript, a nested form's partial result) are under 10
+MAX_CALL_CONTROL_ID = 500  # Telnyx's are about 100 characters; the id is indexed and used as an address
 
 
 def parse_event(raw: str) -> Event:
-    """Parse a verified webhook body; raise PayloadError saying what is wrong with it."""
+    """Parse a verified webhook body; raise PayloadError saying what is wrong with it.
+
+    Values no database can hold are cleaned here, the same on SQLite and PostgreSQL (so an export does not
+    depend on where it was stored): a NUL character in a string becomes U+FFFD, NaN and infinities become
+    null, and occurred_at is taken to UTC (a time no database can hold is dropped, as a malformed one is).
+    """
     try:
         body = json_codec.loads(raw)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise PayloadError(f"body is nested deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's 4,300-digit conversion limit
+        raise PayloadError(f"body is not valid JSON: {exc}") from exc
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         raise PayloadError("body has no `data` object (not a Telnyx event envelope)")
@@ -34,11 +48,18 @@ def parse_event(raw: str) -> Event:
         raise PayloadError("`data.id` must be a non-empty string of at most 100 characters")
     if not isinstance(event_type, str) or not event_type or len(event_type) > 100:
         raise PayloadError(f"event {event_id}: `data.event_type` must be a non-empty string")
+    if raw.count("{") + raw.count("[") > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
+        raise PayloadError(f"event {event_id}: the body is nested deeper than {MAX_DEPTH} levels")
+    if "\\u0000" in raw or "NaN" in raw or "Infinity" in raw:
+        data = _clean(data)
     payload = data.get("payload")
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise PayloadError(f"event {event_id}: `data.payload` must be an object")
+    call_control_id = payload.get("call_control_id")
+    if isinstance(call_control_id, str) and len(call_control_id) > MAX_CALL_CONTROL_ID:
+        raise PayloadError(f"event {event_id}: `call_control_id` is longer than {MAX_CALL_CONTROL_ID} characters")
     return Event(
         id=event_id,
         event_type=event_type,
@@ -49,14 +70,38 @@ def parse_event(raw: str) -> Event:
     )
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests containers more than `limit` levels deep."""
+    if limit < 0:
+        return True
+    if isinstance(value, dict):
+        return any(_deeper_than(item, limit - 1) for item in value.values() if isinstance(item, dict | list))
+    if isinstance(value, list):
+        return any(_deeper_than(item, limit - 1) for item in value if isinstance(item, dict | list))
+    return False
+
+
+def _clean(value: Any) -> Any:
+    """`value` with NUL characters replaced by U+FFFD and NaN or infinities by None, at every depth."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else None
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else None
 
 
 def encode_client_state(state: Mapping[str, Any]) -> str:
@@ -65,11 +110,18 @@ def encode_client_state(state: Mapping[str, Any]) -> str:
 
 
 def decode_client_state(value: Any) -> dict[str, Any]:
-    """Decode a client_state we set; anything else (absent, foreign, corrupt) decodes to {}."""
+    """Decode a client_state we set; anything else (absent, foreign, corrupt) decodes to {}.
+
+    A response id (`r`) that is not one of ours in shape (a string of at most 36 characters) is dropped.
+    """
     if not isinstance(value, str) or not value:
         return {}
     try:
         decoded = json.loads(base64.b64decode(value, validate=True))
     except (binascii.Error, ValueError):
         return {}
-    return decoded if isinstance(decoded, dict) else {}
+    if not isinstance(decoded, dict):
+        return {}
+    if "r" in decoded and not (isinstance(decoded["r"], str) and 0 < len(decoded["r"]) <= 36):
+        del decoded["r"]
+    return decoded

@@ -93,7 +93,7 @@ async def create_call(data: CallRequest) -> tuple[CallAccepted, int]:
     except ConfigError as exc:
         raise ApiError(503, "not_configured", str(exc)) from None
     app_state.wake_dispatcher()
-    return CallAccepted(response_id=response.id, status=response.status, to=data.to, form=data.form), 202
+    return CallAccepted(response_id=response.id, status=response.state.status, to=data.to, form=data.form), 202
 
 
 @blueprint.get("/forms")

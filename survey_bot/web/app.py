@@ -22,7 +22,6 @@ from survey_bot.errors import ConfigError
 from survey_bot.intake.endpoint import WebhookEndpoint
 from survey_bot.intake.writer import Intake
 from survey_bot.runtime import Runtime
-from survey_bot.storage.engine import is_sqlite
 from survey_bot.storage.form_versions import form_version_id
 from survey_bot.web import api, dashboard, openapi
 from survey_bot.web.state import KEY, AppState, state
@@ -48,7 +47,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, BODY_TIMEOUT=settings.body_timeout,
                       RESPONSE_TIMEOUT=30)
     dispatcher = Dispatcher(runtime.sessions, runtime.client, runtime.catalog)
-    intake = Intake(runtime.sessions, runtime.catalog, group_commit=is_sqlite(settings.database_url))
+    intake = Intake(runtime.sessions, runtime.catalog)
     app_state = AppState(runtime, intake, dispatcher)
     intake.on_commit = app_state.wake_dispatcher
     app.extensions[KEY] = app_state
