@@ -8,12 +8,11 @@ webhook Telnyx emitted is recorded, and no command_id was acted on twice.
 
 Why "acted on twice" and not "received twice": the dispatcher marks a command sent in a transaction after
 Telnyx answered. A kill -9 between Telnyx's answer and that commit leaves the command claimed ("sending");
-once its lease (30 s) runs out the restarted server sends it again with the same command_id. Sending is
-at-least-once by design, and Telnyx ignores a repeated command_id on the same call (the fake does the same,
-within `dedupe_window_s`). So the fake may *receive* a command_id twice; it must never *act* on one twice.
-Whether a kill lands in that window is down to timing, so the test reports how many it saw and does not
-assert there were none. That same lease is most of the test's time: a command claimed when the last kill
-landed goes out only 30 s later.
+the restarted server's dispatcher sees at once that the claimer's process is gone from this host and sends
+it again with the same command_id. Sending is at-least-once by design, and Telnyx ignores a repeated
+command_id on the same call (the fake does the same, within `dedupe_window_s`). So the fake may *receive* a
+command_id twice; it must never *act* on one twice. Whether a kill lands in that window is down to timing,
+so the test reports how many it saw and does not assert there were none.
 """
 
 from __future__ import annotations
@@ -111,7 +110,7 @@ async def test_kill_9_at_random_moments_loses_nothing_and_acts_once(
     mine = {c.response_id for c in placed} | {stored.response_of(c).id for c in placed}
     rows = [c for c in stored.commands if c.response_id in mine]
     assert {c.status for c in rows} <= {"sent", "skipped"}, Counter(c.status for c in rows)
-    # A command Telnyx acted on just before a kill, whose call then ended, is re-claimed after its lease and
+    # A command Telnyx acted on just before a kill, whose call then ended, is re-claimed after the restart and
     # skipped ("call had ended") instead of re-sent: acted on once, recorded as skipped.
     sent = {c.command_id for c in rows if c.status == "sent"}
     skipped_ids = {c.command_id for c in rows if c.status == "skipped"}

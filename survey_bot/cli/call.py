@@ -23,7 +23,11 @@ async def place_call(to: str, form_id: str) -> int:
         except CallRequestError as exc:
             print(f"survey-bot: {exc}", file=sys.stderr)
             return 2
-        await Dispatcher(runtime.sessions, runtime.client, runtime.catalog).run_once()
+        dispatcher = Dispatcher(runtime.sessions, runtime.client, runtime.catalog)
+        try:
+            await dispatcher.run_once()
+        finally:
+            await dispatcher.stop()
         async with runtime.sessions() as session:
             dial = await session.scalar(select(Command).where(Command.response_id == response.id))
         status = dial.status if dial else "missing"

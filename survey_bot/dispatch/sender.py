@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from survey_bot.dispatch.liveness import Presence
 from survey_bot.flow.events import Event
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.write_path import handle_event
@@ -22,6 +24,7 @@ from survey_bot.storage.models import Command
 from survey_bot.storage.responses import link_dialled_call
 from survey_bot.telephony.client import Client, SendResult, send_command
 from survey_bot.telephony.envelope import encode_client_state
+from survey_bot.utc import now as utc_now
 
 __all__ = ["Dispatcher"]
 
@@ -33,11 +36,14 @@ MAX_BACKOFF = timedelta(seconds=30)
 class Dispatcher:
     """The outbox sender; one per process."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client,
-                 catalog: FormCatalog, concurrency: int = 32) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], client: Client, catalog: FormCatalog,
+                 concurrency: int = 32, clock: Callable[[], datetime] = utc_now) -> None:
         self._sessions = sessions
         self._client = client
         self._catalog = catalog
+        self._clock = clock
+        self.presence = Presence(sessions, clock)
+        self._registered = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(concurrency)
@@ -48,11 +54,12 @@ class Dispatcher:
         self._wake.set()
 
     def start(self) -> None:
-        """Start the background loop."""
+        """Start the background loop (and the heartbeat that tells other dispatchers we live)."""
         self._task = asyncio.create_task(self._run(), name="survey-bot-dispatcher")
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop polling; let in-flight sends finish within `grace` seconds (unsent ones stay in the outbox)."""
+        """Stop polling; let in-flight sends finish within `grace` seconds (unsent ones stay in the outbox and
+        are due for the other dispatchers as soon as this one has left)."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -62,6 +69,15 @@ class Dispatcher:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+        if self._registered:
+            await self.presence.leave()
+            self._registered = False
+
+    async def _register(self) -> None:
+        """Join the live dispatchers (and retire any that are gone) before the first claim."""
+        await self.presence.beat()
+        self.presence.start()
+        self._registered = True
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -82,9 +98,11 @@ class Dispatcher:
         records every answer. Per command, they had cost three, each waiting its turn for SQLite's one
         connection behind the intake's batches.
         """
-        now = datetime.now(UTC)
+        if not self._registered:
+            await self._register()
+        now = self._clock()
         async with self._sessions() as session, session.begin():
-            claimed = await outbox.claim_due(session, now)
+            claimed = await outbox.claim_due(session, now, self.presence.identity.id)
             facts = await outbox.call_facts(session, (row.response_id for row in claimed))
             pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
             await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
@@ -102,7 +120,7 @@ class Dispatcher:
 
     async def _record(self, outcomes: list[tuple[Command, SendResult]]) -> None:
         """Record how Telnyx answered each command of a pass, in one transaction."""
-        now = datetime.now(UTC)
+        now = self._clock()
         failed = False
         async with self._sessions() as session, session.begin():
             await outbox.mark_many_done(session, [row.command_id for row, result in outcomes if result.ok],
@@ -116,14 +134,16 @@ class Dispatcher:
                     await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
                     log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
                                 _describe(result), backoff.total_seconds())
-                else:
-                    failed = await self._record_refusal(session, row, result, now) or failed
+                elif await self._record_refusal(session, row, result, now):
+                    failed = True
+                else:  # try the whole refusal again later rather than hold the claim
+                    await outbox.release_for_retry(session, row.command_id, _describe(result), now + MAX_BACKOFF)
         if failed or any(result.ok for _row, result in outcomes):
             self.wake()
 
     async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime) -> bool:
         """Mark a refused command failed and let the flow react, together; if the flow fails, neither happens
-        and the command stays claimed, to be sent (and refused) again once its lease runs out."""
+        (and the caller puts the command back, to be sent, and perhaps refused, again later)."""
         try:
             async with session.begin_nested():
                 await outbox.mark_done(session, row.command_id, "failed", _describe(result), now)
@@ -153,5 +173,5 @@ def _failure_event(row: Command, result: SendResult) -> Event | None:
                "code": result.code, "detail": result.detail, "call_control_id": row.call_control_id}
     client_state = {"r": row.response_id}
     return Event(id=f"command-failed:{row.command_id}", event_type="survey_bot.command_failed",
-                 occurred_at=datetime.now(UTC), payload={**payload, "client_state": encode_client_state(client_state)},
+                 occurred_at=utc_now(), payload={**payload, "client_state": encode_client_state(client_state)},
                  raw="", client_state=client_state)

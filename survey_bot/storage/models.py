@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from survey_bot.storage.base import Base
 
-__all__ = ["Command", "FormVersion", "Response", "WebhookEvent"]
+__all__ = ["Command", "DispatcherProcess", "FormVersion", "Response", "WebhookEvent"]
 
 UTCDateTime = DateTime(timezone=True)
 
@@ -104,4 +104,21 @@ class Command(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # the DispatcherProcess sending it
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DispatcherProcess(Base):
+    """A live dispatcher, so others can tell when a command it claimed has no sender any more.
+
+    It beats its heart here every few seconds; a row whose heartbeat stopped, or whose process is gone from
+    its own host (seen by another dispatcher on that host), is removed, and its claims are due again.
+    """
+
+    __tablename__ = "dispatchers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host/boot/pid/start time
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)

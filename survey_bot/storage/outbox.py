@@ -16,15 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from survey_bot.storage import statements as sql
-from survey_bot.storage.models import Command, Response
+from survey_bot.storage.models import Command, DispatcherProcess, Response
 
-__all__ = ["LEASE", "CallFacts", "Request", "call_facts", "claim_due", "command_id_for", "command_rows", "enqueue",
+__all__ = ["LIVE_LEASE", "CallFacts", "Request", "call_facts", "claim_due", "command_id_for", "command_rows", "enqueue",
            "existing_command_ids", "mark_done", "mark_many_done", "release_for_retry"]
 
 COMMAND_NAMESPACE = uuid.UUID("6f1f8a52-52b1-4d0c-9a43-6c0f1ad3c2e1")
 
-# A command claimed longer ago than this by a process that never reported back (killed) is due again.
-LEASE = timedelta(seconds=30)
+# A claim held this long is due again even while its dispatcher lives (a send takes at most the SDK's timeout
+# times its attempts, about 17 s by default; a pass whose answers could not be recorded leaves its claims).
+LIVE_LEASE = timedelta(seconds=60)
 OPEN = ("pending", "sending")
 
 
@@ -74,15 +75,21 @@ def _call_key(row: Any) -> ColumnElement[str]:
     return func.coalesce(row.response_id, row.call_control_id)
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int = 100) -> list[Command]:
-    """Claim the oldest open command of each call that is due now; later ones wait their turn."""
+async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: int = 100) -> list[Command]:
+    """Claim, for `claimer`, the oldest open command of each call that is due now; later ones wait their turn.
+
+    A command another dispatcher claimed is due again as soon as that dispatcher is no longer registered (it
+    stopped, or another dispatcher found it gone: see dispatch.sender), or after LIVE_LEASE whoever holds it.
+    """
     earlier = aliased(Command)
     blocked_by_earlier = exists().where(
         and_(_call_key(earlier) == _call_key(Command), earlier.id < Command.id, earlier.status.in_(OPEN))
     )
+    live = select(DispatcherProcess.id).scalar_subquery()
     due = or_(
         and_(Command.status == "pending", or_(Command.claimed_at.is_(None), Command.claimed_at <= now)),
-        and_(Command.status == "sending", Command.claimed_at <= now - LEASE),
+        and_(Command.status == "sending", or_(Command.claimed_by.is_(None), Command.claimed_by.not_in(live),
+                                              Command.claimed_at <= now - LIVE_LEASE)),
     )
     statement = (
         select(Command).where(due, ~blocked_by_earlier).order_by(Command.id).limit(limit)
@@ -90,7 +97,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 100) -> l
     )
     rows = list((await session.execute(statement)).scalars())
     for row in rows:
-        row.status, row.claimed_at, row.attempts = "sending", now, row.attempts + 1
+        row.status, row.claimed_at, row.claimed_by, row.attempts = "sending", now, claimer, row.attempts + 1
     return rows
 
 
