@@ -55,13 +55,13 @@ import httpx
 from ingest_flood import OpenCall, Planned, dummy_calls, fingerprint, mean_events_per_call, plan_flood
 from sqlalchemy import select
 
+from survey_bot.flow.state import STATE_FIELDS, CallState
 from survey_bot.forms.load import load_form
 from survey_bot.forms.model import Form
 from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx, Scenario, WebhookSigner
 from survey_bot.storage.engine import make_engine, make_sessionmaker
 from survey_bot.storage.models import Command, Response, WebhookEvent
-from survey_bot.storage.store import state_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SURVEY_BOT = Path(sys.executable).with_name("survey-bot")
@@ -309,6 +309,14 @@ async def open_calls(fake: QuietFake, form: Form, count: int, sessions: Any) -> 
     by_call = {row.call_control_id: row for row in rows}
     print(f"  opened {count} calls in {time.perf_counter() - started:.1f} s", flush=True)
     return [OpenCall(fake.call(i), by_call[i].id, state_of(by_call[i])) for i in ids]
+
+
+def state_of(row: Response) -> CallState:
+    """The flow's view of a stored response (as storage.responses reads it)."""
+    state = CallState(response_id=row.id, direction=row.direction)
+    for name in STATE_FIELDS:
+        setattr(state, name, getattr(row, name))
+    return state
 
 
 def _ai_started(fake: FakeTelnyx) -> int:

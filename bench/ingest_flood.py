@@ -27,8 +27,8 @@ from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Field, Form
 from survey_bot.simulator.calls import Call, new_call
 from survey_bot.simulator.scenario import Scenario
-from survey_bot.storage.store import command_id_for
-from survey_bot.telephony.envelope import decode_client_state, parse_event
+from survey_bot.storage.outbox import command_id_for
+from survey_bot.telephony.envelope import encode_client_state, parse_event
 
 __all__ = ["OpenCall", "Planned", "dummy_calls", "fingerprint", "mean_events_per_call", "plan_flood"]
 
@@ -114,8 +114,8 @@ def _conversation(form: Form, rng: random.Random) -> Script:
     commands = yield "call.ai_gather.ended", {"result": result, "status": "valid", "message_history": history}
     yield "call.conversation.ended", {"calling_party_type": "pstn", "duration_sec": 5 * len(history) // 2,
                                       "reason": None, "messages": history}
-    while commands and commands[-1].action == "gather_using_speak":
-        field = form.field(str(decode_client_state(commands[-1].arguments["client_state"])["f"]))
+    while commands and commands[-1].action == "ask_keypad":
+        field = form.field(str(commands[-1].context["f"]))
         digits = _digits(field)
         for digit in digits:
             yield "call.dtmf.received", {"digit": digit}
@@ -163,7 +163,7 @@ class _Player:
                 self.made.add(command_id)
                 made.append(command_id)
         if decision.commands:  # Telnyx echoes the newest command's client_state on later webhooks
-            self.call.client_state = decision.commands[-1].arguments.get("client_state")
+            self.call.client_state = encode_client_state(decision.commands[-1].context)
         try:
             self.pending = self.script.send(decision.commands)
         except StopIteration:

@@ -18,10 +18,10 @@ import httpx
 from playwright.async_api import Page, async_playwright
 
 from survey_bot.sandbox.stack import Stack, running_stack
+from survey_bot.sandbox.try_it import attach_simulator, sample_scenario
 from survey_bot.simulator import Scenario
 from survey_bot.simulator.examples import DEMO_SCENARIOS
 from survey_bot.storage.migrate import upgrade
-from survey_bot.web.live import attach_simulator, sample_scenario
 from survey_bot.web.state import state
 
 ROOT = Path(__file__).resolve().parent.parent

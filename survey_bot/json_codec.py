@@ -21,8 +21,10 @@ import orjson
 
 __all__ = ["dumps", "loads"]
 
-# A run of 19+ digits may not fit in 64 bits: such text is decoded by `json`, which keeps integers exact.
-_LONG_NUMBER = re.compile(r"\d{19}")
+# A number of 19+ digits may not fit in 64 bits (orjson would turn it into a float): such text is decoded by
+# `json`, which keeps integers exact. A JSON number follows `:`, `[`, `,` or starts the text; digits inside a
+# string (Telnyx's 19-digit connection_id is in every webhook) rarely do, and then only cost the slower parse.
+_LONG_NUMBER = re.compile(r"(?:^|[:\[,])\s*-?\d{19}")
 
 
 def loads(text: str | bytes) -> Any:

@@ -8,11 +8,22 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ABANDONED",
+    "AI",
+    "AI_PARTIAL",
+    "COMPLETED",
+    "DTMF",
+    "FAILED",
     "FINAL_SOURCES",
     "HANGUP_CAUSES",
+    "IN_PROGRESS",
+    "LOST",
+    "MACHINE",
+    "OPT_OUT",
     "OUTCOMES",
     "OUTCOME_COLOURS",
     "OUTCOME_LABELS",
+    "PARTIAL",
     "REFUSAL_CAUSES",
     "SOURCES",
     "SOURCE_LABELS",

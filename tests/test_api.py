@@ -292,7 +292,7 @@ async def test_response_detail_has_everything_and_the_call_timeline(app: Quart) 
                            "occurred_at": "2025-03-01T09:00:00Z", "received_at": "2025-03-01T09:00:00Z",
                            "state": "processed", "note": "answered"}
     assert first_command == {"kind": "command", "at": "2025-03-01T09:00:00Z", "command_id": "cmd-answer",
-                             "action": "answer", "status": "sent", "attempts": 1, "outcome": "ok",
+                             "action": "answer", "step": "answer", "status": "sent", "attempts": 1, "outcome": "ok",
                              "created_at": "2025-03-01T09:00:00Z", "sent_at": "2025-03-01T09:00:01Z"}
 
 

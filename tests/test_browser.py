@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from survey_bot.reports import metrics
 from survey_bot.sandbox.stack import Stack, running_stack
+from survey_bot.sandbox.try_it import attach_simulator
 from survey_bot.simulator.examples import DEMO_SCENARIOS
 from survey_bot.storage.models import Response
-from survey_bot.web.live import attach_simulator
 from survey_bot.web.state import state
 
 pytestmark = pytest.mark.browser

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from survey_bot.errors import ConfigError
 from survey_bot.forms.model import FormCatalog
 from survey_bot.reports.export import (
-    STATUSES,
     ExportPlan,
     ResponseFilter,
     UnknownFormError,
@@ -29,6 +28,7 @@ from survey_bot.reports.export import (
 )
 from survey_bot.runtime import load_form_file, running
 from survey_bot.storage.models import FormVersion
+from survey_bot.vocabulary import STATUSES
 
 __all__ = ["add_export_command", "run_export"]
 

@@ -78,10 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:
-        from survey_bot.cli.export import add_export_command
-    except ImportError:
-        return
+    from survey_bot.cli.export import add_export_command  # (its heavy imports only when the CLI starts)
+
     add_export_command(commands)
 
 

@@ -61,7 +61,7 @@ class WebhookEndpoint:
             await _answer(send, 405, "method_not_allowed", "The method is not allowed for the requested URL.",
                           [(b"allow", b"POST")])
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}  # (ASGI: lowercase names)
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body_bytes:
             await _answer(send, 413, "request_entity_too_large", _too_large(self.max_body_bytes))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-__all__ = ["FORMULA_TRIGGERS", "cell_text", "csv_record", "iso_utc", "neutralise", "neutralise_all"]
+from survey_bot.utc import as_utc
+
+__all__ = ["FORMULA_TRIGGERS", "cell_text", "csv_record", "export_time", "neutralise", "neutralise_all"]
 
 # A spreadsheet treats a cell starting with any of these as a formula (or strips it and then does).
 FORMULA_TRIGGERS = frozenset("=+-@\t\r\n\0")
@@ -68,16 +70,16 @@ def cell_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def iso_utc(value: datetime | str | None) -> str:
+def export_time(value: datetime | str | None) -> str:
     """ISO 8601 in UTC with a `Z`. Naive values are UTC already, and so is SQLite's stored text
     (`2024-05-01 10:00:00.000000`), which is rewritten without parsing when it has that exact shape."""
     if value is None:
         return ""
     if isinstance(value, str):
         if len(value) != 26 or value[10] != " ":
-            return iso_utc(datetime.fromisoformat(value))
+            return export_time(datetime.fromisoformat(value))
         if value.endswith(".000000"):  # as datetime.isoformat() writes whole seconds
             return f"{value[:10]}T{value[11:19]}Z"
         return f"{value[:10]}T{value[11:]}Z"
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = as_utc(value)
     return value.isoformat().replace("+00:00", "Z")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import from_json
@@ -23,12 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from survey_bot.forms.answers import nest
 from survey_bot.forms.schema_walk import leaves
-from survey_bot.reports.csv_safety import cell_text, csv_record, iso_utc, neutralise, neutralise_all
+from survey_bot.reports.csv_safety import cell_text, csv_record, export_time, neutralise, neutralise_all
 from survey_bot.storage.models import FormVersion, Response
+from survey_bot.utc import as_utc
 
 __all__ = [
     "META_COLUMNS",
-    "STATUSES",
     "ExportPlan",
     "ResponseFilter",
     "UnknownFormError",
@@ -38,10 +38,8 @@ __all__ = [
     "ndjson_chunks",
     "plan_export",
     "response_batches",
-    "to_utc",
 ]
 
-STATUSES = ("in_progress", "completed", "partial", "abandoned", "failed")
 META_COLUMNS = ("response_id", "form_id", "form_version", "status", "direction", "from", "to",
                 "started_at", "completed_at")
 BATCH_SIZE = 5000
@@ -64,11 +62,6 @@ class UnknownFormError(LookupError):
         super().__init__(f"unknown form {form_id!r}: not in the forms folder and no stored versions")
 
 
-def to_utc(value: datetime) -> datetime:
-    """The same instant in UTC; a value without a zone is taken to be UTC already."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class ResponseFilter:
     """Which responses of a form: any of `statuses` (all when empty), started in [since, until)."""
@@ -84,9 +77,9 @@ class ResponseFilter:
         if self.statuses:
             found.append(Response.status.in_(self.statuses))
         if self.since is not None:
-            found.append(Response.started_at >= to_utc(self.since))
+            found.append(Response.started_at >= as_utc(self.since))
         if self.until is not None:
-            found.append(Response.started_at < to_utc(self.until))
+            found.append(Response.started_at < as_utc(self.until))
         return found
 
 
@@ -197,7 +190,8 @@ def _csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw:
         texts = [v if type(v) is str else cell_text(v) for v in map(values.get, fields)]
         # Only the numbers and the answers can carry a formula: the rest are ids, enums and timestamps.
         cells = [rid, form_id, versions.get(version_id, ""), status, direction, safe(from_ or ""),
-                 safe(to or ""), iso_utc(started), iso_utc(completed), *(texts if raw else neutralise_all(texts))]
+                 safe(to or ""), export_time(started), export_time(completed),
+                 *(texts if raw else neutralise_all(texts))]
         if with_sources:
             cells.extend([cell_text(v) for v in map(from_json(sources).get, fields)])
         out.append(csv_record(cells, line_end))
@@ -219,6 +213,6 @@ def _record(row: Any, plan: ExportPlan) -> dict[str, Any]:
     return {
         "response_id": rid, "form_id": plan.form_id, "form_version": plan.versions.get(version_id),
         "status": status, "direction": direction, "from": from_, "to": to,
-        "started_at": iso_utc(started), "completed_at": iso_utc(completed) or None,
+        "started_at": export_time(started), "completed_at": export_time(completed) or None,
         "answers": nest(from_json(answers)), "sources": nest(from_json(sources)),
     }

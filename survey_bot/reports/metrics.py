@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from survey_bot.vocabulary import FINAL_SOURCES, OUTCOMES, REFUSAL_CAUSES
+
 __all__ = [
     "FINAL_SOURCES",
     "OUTCOMES",
@@ -56,9 +58,6 @@ __all__ = [
     "timing",
 ]
 
-FINAL_SOURCES = frozenset({"ai", "dtmf"})
-REFUSAL_CAUSES = frozenset({"no_answer", "user_busy", "call_rejected", "timeout"})
-OUTCOMES = ("completed", "partial", "breakoff", "refused", "failed")
 
 
 class FieldLike(Protocol):

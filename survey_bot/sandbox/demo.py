@@ -20,10 +20,10 @@ from survey_bot.sandbox.stack import running_stack
 from survey_bot.simulator.examples import DEMO_SCENARIOS
 from survey_bot.storage.migrate import upgrade
 from survey_bot.storage.models import Response
+from survey_bot.vocabulary import SOURCE_NAMES
 
 __all__ = ["run_demo"]
 
-SOURCE_NAMES = {"ai": "voice AI", "ai_partial": "voice AI (partial)", "dtmf": "keypad"}
 
 
 async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_port: int | None = None) -> int:

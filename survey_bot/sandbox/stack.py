@@ -13,11 +13,11 @@ from typing import Any
 from quart import Quart
 from sqlalchemy import func, select
 
+from survey_bot.sandbox.try_it import attach_simulator
 from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx
 from survey_bot.storage.models import Command, Response
 from survey_bot.web.app import create_app
-from survey_bot.web.live import attach_simulator
 from survey_bot.web.state import state
 
 __all__ = ["Stack", "running_stack"]

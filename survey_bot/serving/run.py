@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from typing import Any
 
 import uvicorn
 
 from survey_bot.config import Settings
+from survey_bot.serving.asgi import APP_FACTORY
 from survey_bot.serving.draining import DrainingServer
 from survey_bot.storage.engine import make_engine
 from survey_bot.storage.migrate import ensure_at_head
@@ -18,10 +18,6 @@ from survey_bot.web.app import create_app
 __all__ = ["DrainingServer", "serve"]
 
 log = logging.getLogger(__name__)
-# Collect young objects every 20,000 allocations instead of 700: a webhook allocates a few thousand objects
-# (headers, JSON, SQL parameters) that reference counting frees, and at the default the cyclic collector ran
-# several times a request, 11% of the server's CPU under load (bench/ingest.py).
-GC_THRESHOLDS = (20_000, 20, 50)
 
 
 def serve(*, host: str, port: int, workers: int, server: str) -> int:
@@ -30,7 +26,6 @@ def serve(*, host: str, port: int, workers: int, server: str) -> int:
     create_app(settings=settings)  # refuses a missing key or a broken form with the reason
     asyncio.run(_check_database(settings.database_url))
     log.info("serving on http://%s:%d with %d worker(s) under %s", host, port, workers, server)
-    _tune_gc()
     if server == "hypercorn":
         return _hypercorn(host, port, workers)
     options: dict[str, Any] = {
@@ -38,21 +33,11 @@ def serve(*, host: str, port: int, workers: int, server: str) -> int:
         "lifespan": "on", "access_log": False, "timeout_graceful_shutdown": 10, "timeout_keep_alive": 30,
     }
     if workers > 1:  # uvicorn's worker processes build their own plain uvicorn.Server
-        uvicorn.run("survey_bot.web.asgi:app_factory", **options)
+        uvicorn.run(APP_FACTORY, **options)
         return 0
-    single = DrainingServer(uvicorn.Config("survey_bot.web.asgi:app_factory", **options))
+    single = DrainingServer(uvicorn.Config(APP_FACTORY, **options))
     single.run()
     return 0 if single.started else 3  # 3: uvicorn's exit code for a failed startup
-
-
-def _tune_gc() -> None:
-    """Collect less often, and never rescan what startup built (modules, forms): it lives as long as we do.
-
-    Applies to this process, which serves when there is one worker (worker processes are spawned afresh).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _check_database(url: str) -> None:
@@ -68,10 +53,10 @@ def _hypercorn(host: str, port: int, workers: int) -> int:
     from hypercorn.run import run
 
     config = Config()
-    config.application_path = "survey_bot.web.asgi:app_factory()"
+    config.application_path = f"{APP_FACTORY}()"
     config.bind = [f"{host}:{port}"]
     # uvloop, as uvicorn gets; one worker serves in this process (hypercorn's workers=0) rather than in a
-    # spawned child, like uvicorn does, so it shares this process's GC settings (bench/ingest.py compares them).
+    # spawned child, as uvicorn does (bench/ingest.py compares them).
     config.worker_class = "uvloop"
     config.workers = 0 if workers == 1 else workers
     config.graceful_timeout = 10

@@ -16,7 +16,7 @@ from survey_bot.forms.load import parse_form
 from survey_bot.forms.model import Form, FormCatalog
 from survey_bot.storage.models import FormVersion
 
-__all__ = ["form_of_version", "form_version_id"]
+__all__ = ["form_of_version", "form_version_id", "newest_form"]
 
 
 _version_ids: dict[tuple[str, str, str], int] = {}
@@ -55,3 +55,12 @@ async def form_of_version(session: AsyncSession, catalog: FormCatalog, form_id: 
         form = parse_form(stored.document, stored.form_id, f"<stored version {stored.version[:12]}>")
     catalog.by_version_id[form_version_id] = form
     return form
+
+
+async def newest_form(session: AsyncSession, catalog: FormCatalog, form_id: str) -> Form | None:
+    """Today's form by that id, else its newest stored version (None when the form is nowhere)."""
+    if form_id in catalog.forms:
+        return catalog.forms[form_id]
+    stored = await session.scalar(select(FormVersion.id).where(FormVersion.form_id == form_id)
+                                  .order_by(FormVersion.created_at.desc(), FormVersion.id.desc()).limit(1))
+    return None if stored is None else await form_of_version(session, catalog, form_id, stored)

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import validate_querystring, validate_request, validate_response
 from sqlalchemy import exists, select
 
 from survey_bot.errors import ConfigError
 from survey_bot.intake.outbound import CallRequestError, start_outbound_call
-from survey_bot.reports.export import (
-    ExportPlan,
-    ResponseFilter,
-    UnknownFormError,
-    csv_chunks,
-    ndjson_chunks,
-    plan_export,
-)
+from survey_bot.reports.export import ResponseFilter, UnknownFormError
 from survey_bot.reports.read_model import CursorError, decode_cursor, forms_overview, response_detail, response_page
+from survey_bot.reports.views import FormList, ResponseDetail, ResponsePage
 from survey_bot.storage.models import FormVersion
-from survey_bot.web.api_models import (
-    CallAccepted,
-    CallRequest,
-    CsvExportQuery,
-    ExportQuery,
-    FormList,
-    ResponseDetail,
-    ResponsePage,
-    ResponsesQuery,
-)
+from survey_bot.utc import now as utc_now
+from survey_bot.web.api_models import CallAccepted, CallRequest, CsvExportQuery, ExportQuery, ResponsesQuery
 from survey_bot.web.auth import token_matches
+from survey_bot.web.downloads import CsvOptions, export_download
 from survey_bot.web.openapi import ApiError, errors, streams
-from survey_bot.web.state import AppState, state
+from survey_bot.web.state import state
 
 __all__ = ["blueprint"]
 
@@ -102,7 +85,7 @@ async def list_forms() -> FormList:
     """List every form with its stored versions and its responses by status."""
     app_state = state(current_app)
     async with app_state.sessions() as session:
-        return FormList(forms=await forms_overview(session, app_state.catalog.forms))
+        return FormList(forms=await forms_overview(session, app_state.catalog, utc_now()))
 
 
 @blueprint.get("/forms/<form_id>/responses")
@@ -131,15 +114,8 @@ async def list_responses(form_id: str, query_args: ResponsesQuery) -> ResponsePa
 @streams("text/csv")
 async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
     """Download a form's responses as CSV, streamed (the same file as `survey-bot export`)."""
-    app_state = state(current_app)
-    selection = _selection(form_id, query_args)
-    plan = await _plan(app_state, selection)
-    chunks = csv_chunks(app_state.engine, plan, selection, with_sources=query_args.with_sources,
-                        excel=query_args.excel, raw=query_args.raw)
-    response = _download(chunks, "text/csv; charset=utf-8", form_id, "csv")
-    if query_args.raw:
-        response.headers["X-Formula-Neutralisation"] = "off"
-    return response
+    options = CsvOptions(query_args.with_sources, query_args.excel, query_args.raw)
+    return await _download(_selection(form_id, query_args), "csv", options)
 
 
 @blueprint.get("/forms/<form_id>/export.ndjson")
@@ -147,11 +123,7 @@ async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
 @streams("application/x-ndjson")
 async def export_ndjson(form_id: str, query_args: ExportQuery) -> Response:
     """Download a form's responses as NDJSON, streamed: one object per response."""
-    app_state = state(current_app)
-    selection = _selection(form_id, query_args)
-    plan = await _plan(app_state, selection)
-    return _download(ndjson_chunks(app_state.engine, plan, selection), "application/x-ndjson; charset=utf-8",
-                     form_id, "ndjson")
+    return await _download(_selection(form_id, query_args), "ndjson")
 
 
 @blueprint.get("/responses/<response_id>")
@@ -160,7 +132,7 @@ async def get_response(response_id: str) -> ResponseDetail:
     """Show one response: answers, sources, keypad attempts, transcript, failures and its call's timeline."""
     app_state = state(current_app)
     async with app_state.sessions() as session:
-        detail = await response_detail(session, response_id)
+        detail = await response_detail(session, app_state.catalog, response_id)
     if detail is None:
         raise ApiError(404, "not_found", f"no response {response_id!r}")
     return detail
@@ -170,23 +142,8 @@ def _selection(form_id: str, query: ExportQuery) -> ResponseFilter:
     return ResponseFilter(form_id, tuple(query.status), query.since, query.until)
 
 
-async def _plan(app_state: AppState, selection: ResponseFilter) -> ExportPlan:
-    current = app_state.catalog.forms.get(selection.form_id)
+async def _download(selection: ResponseFilter, kind: str, options: CsvOptions | None = None) -> Response:
     try:
-        async with app_state.engine.connect() as connection:
-            return await plan_export(connection, selection, lambda: current.document if current else None)
+        return await export_download(state(current_app), selection, kind, options)
     except UnknownFormError as exc:
         raise ApiError(404, "not_found", str(exc)) from None
-
-
-def _download(chunks: AsyncIterator[str], media_type: str, form_id: str, extension: str) -> Response:
-    async def body() -> AsyncIterator[bytes]:
-        async for chunk in chunks:
-            yield chunk.encode("utf-8")
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    filename = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', form_id)}-{stamp}.{extension}"
-    response = Response(body(), content_type=media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.timeout = None  # an export may take longer than RESPONSE_TIMEOUT; it streams all along
-    return response

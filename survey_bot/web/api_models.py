@@ -1,4 +1,5 @@
-"""The admin API's request and response shapes: quart-schema validates with them and documents them."""
+"""The admin API's own shapes (requests, errors, an accepted call): quart-schema validates with them and
+documents them. What the API reads back is the read model's (reports.views), shared with the dashboard."""
 
 from __future__ import annotations
 
@@ -13,21 +14,12 @@ from survey_bot.intake.outbound import E164
 __all__ = [
     "CallAccepted",
     "CallRequest",
-    "CommandEntry",
     "CsvExportQuery",
     "Error",
-    "EventEntry",
     "ExportQuery",
     "FieldProblem",
-    "FormList",
-    "FormSummary",
-    "ResponseDetail",
-    "ResponsePage",
-    "ResponseSummary",
     "ResponsesQuery",
     "Status",
-    "StatusCounts",
-    "VersionSummary",
 ]
 
 Status = Literal["in_progress", "completed", "partial", "abandoned", "failed"]
@@ -112,101 +104,3 @@ class CallAccepted(BaseModel):
     form: str
 
 
-class StatusCounts(BaseModel):
-    """Responses by status."""
-
-    in_progress: int = 0
-    completed: int = 0
-    partial: int = 0
-    abandoned: int = 0
-    failed: int = 0
-    total: int = 0
-
-
-class VersionSummary(BaseModel):
-    """One stored version of a form and how many responses were collected with it."""
-
-    version: str
-    created_at: datetime
-    responses: int
-    fields: list[str]
-
-
-class FormSummary(BaseModel):
-    """A form: today's file (if any), every stored version, and its responses by status."""
-
-    form_id: str
-    title: str
-    current_version: str | None
-    versions: list[VersionSummary]
-    responses: StatusCounts
-
-
-class FormList(BaseModel):
-    """Every form known: in the forms folder or with stored versions."""
-
-    forms: list[FormSummary]
-
-
-class ResponseSummary(BaseModel):
-    """One response with its answers and their sources, flat by dotted field name."""
-
-    id: str
-    form_id: str
-    form_version: str | None
-    status: str
-    direction: str
-    from_number: str | None
-    to_number: str | None
-    started_at: datetime
-    completed_at: datetime | None
-    answers: dict[str, Any]
-    sources: dict[str, str]
-
-
-class ResponsePage(BaseModel):
-    """A page of responses in (started_at, id) order; pass next_cursor for the next (null: none yet)."""
-
-    items: list[ResponseSummary]
-    next_cursor: str | None
-
-
-class EventEntry(BaseModel):
-    """A webhook event received for the call."""
-
-    kind: Literal["event"] = "event"
-    at: datetime
-    id: str
-    type: str
-    occurred_at: datetime | None
-    received_at: datetime
-    state: str
-    note: str | None
-
-
-class CommandEntry(BaseModel):
-    """A call-control command issued for the call."""
-
-    kind: Literal["command"] = "command"
-    at: datetime
-    command_id: str
-    action: str
-    status: str
-    attempts: int
-    outcome: str | None
-    created_at: datetime
-    sent_at: datetime | None
-
-
-class ResponseDetail(ResponseSummary):
-    """Everything about one response, with the timeline of its call (events and commands by time)."""
-
-    answered_at: datetime | None
-    ended_at: datetime | None
-    updated_at: datetime
-    hangup_cause: str | None
-    hangup_source: str | None
-    keypad_attempts: list[dict[str, Any]]
-    transcript: list[dict[str, Any]]
-    failures: list[Any]
-    timeline: list[Annotated[EventEntry | CommandEntry, Field(discriminator="kind")]]

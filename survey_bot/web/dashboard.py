@@ -1,8 +1,9 @@
 """The dashboard: /dashboard pages behind a signed-session sign-in with the admin token, CSRF-checked forms.
 
 Pages are server-rendered HTML that read fine without JavaScript; the live page's updates (live.py) and the
-inline SVG charts (charts.py) are progressive enhancement. The queries are in dashboard_data.py, the
-arithmetic in metrics.py; this module is the routes, the sign-in and the CSRF check.
+inline SVG charts (charts.py) are progressive enhancement. What the pages show is the read model's
+(reports.read_model, shared with the API) and a form page's report (dashboard_report.py); this module is the
+routes, the sign-in and the CSRF check.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,10 +30,15 @@ from quart.sessions import SecureCookieSessionInterface
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from survey_bot.reports.export import STATUSES
-from survey_bot.web import dashboard_data as views
-from survey_bot.web import live
+from survey_bot.reports.export import UnknownFormError
+from survey_bot.reports.read_model import forms_overview, response_detail
+from survey_bot.utc import as_utc
+from survey_bot.utc import now as utc_now
+from survey_bot.vocabulary import OUTCOME_LABELS, SOURCE_LABELS, STATUSES
+from survey_bot.web import dashboard_report as views
+from survey_bot.web import live, try_it
 from survey_bot.web.auth import token_matches
+from survey_bot.web.downloads import export_download
 from survey_bot.web.state import state
 
 __all__ = ["blueprint", "init_app"]
@@ -80,7 +86,7 @@ def when(value: Any, precise: bool = False) -> str:
             return value
     if not isinstance(moment, datetime):
         return "—"
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = as_utc(moment)
     if precise:
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -127,7 +133,7 @@ def csrf_token() -> str:
 async def page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a dashboard page with what every page needs."""
     html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), statuses=STATUSES,
-                                 outcome_labels=live.OUTCOME_LABELS, source_labels=live.SOURCE_LABELS, **context)
+                                 outcome_labels=OUTCOME_LABELS, source_labels=SOURCE_LABELS, **context)
     response = Response(html, status, content_type="text/html; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -198,8 +204,8 @@ async def forms() -> Reply:
     """Every form: versions, calls today and in total, completion rate, a way to try it."""
     app_state = state(current_app)
     async with app_state.sessions() as db:
-        rows = await views.forms_overview(db, app_state.catalog)
-    return await page("dashboard_forms.html", forms=rows, simulator=live.simulator_status(current_app),
+        rows = await forms_overview(db, app_state.catalog, utc_now())
+    return await page("dashboard_forms.html", forms=rows, simulator=try_it.status(current_app),
                       started=request.args.get("started"))
 
 
@@ -208,6 +214,10 @@ async def form(form_id: str) -> Reply:
     """One form's funnel, outcomes, timings and responses over a chosen time range."""
     app_state = state(current_app)
     query = views.FormQuery.parse(request.args)
+    try:
+        query.check()
+    except views.QueryError as exc:
+        return await page("dashboard_error.html", 400, title="Dates not understood", message=str(exc))
     async with app_state.sessions() as db:
         report = await views.form_report(db, app_state.catalog, form_id, query)
     if report is None:
@@ -221,12 +231,14 @@ async def export(form_id: str, kind: str) -> Reply:
     """Download a form's responses (CSV or NDJSON) with the shared exporter, filtered like the table."""
     if kind not in ("csv", "ndjson"):
         return await page("dashboard_error.html", 404, title="Unknown format", message="Use .csv or .ndjson.")
-    app_state = state(current_app)
-    result = await views.export_response(app_state, form_id, kind, views.FormQuery.parse(request.args))
-    if result is None:
+    query = views.FormQuery.parse(request.args)
+    try:
+        return await export_download(state(current_app), query.selection(form_id, with_status=True), kind)
+    except views.QueryError as exc:
+        return await page("dashboard_error.html", 400, title="Dates not understood", message=str(exc))
+    except UnknownFormError:
         return await page("dashboard_error.html", 404, title="No such form",
                           message=f"No form named {form_id!r} is loaded or stored.")
-    return result
 
 
 @blueprint.get("/responses/<response_id>")
@@ -234,12 +246,11 @@ async def response(response_id: str) -> Reply:
     """One response: answers and sources, keypad attempts, transcript, webhooks and commands."""
     app_state = state(current_app)
     async with app_state.sessions() as db:
-        detail = await views.response_detail(db, app_state.catalog, response_id)
+        detail = await response_detail(db, app_state.catalog, response_id)
     if detail is None:
         return await page("dashboard_error.html", 404, title="No such response",
                           message=f"No response has the id {response_id!r}.")
-    return await page("dashboard_response.html", detail=detail,
-                      titles={a["name"]: a["title"] for a in detail.answers})
+    return await page("dashboard_response.html", detail=detail, titles={a.name: a.title for a in detail.fields})
 
 
 @blueprint.get("/live")
@@ -266,7 +277,7 @@ async def live_stream() -> Reply:
 async def simulate(form_id: str) -> Reply:
     """Start a simulated call of this form on the attached simulator, then watch it live."""
     try:
-        call = await live.start_simulated_call(current_app, form_id)
-    except live.SimulatorUnavailable as exc:
+        call = await try_it.start_call(current_app, form_id)
+    except try_it.TryItUnavailable as exc:
         return await page("dashboard_error.html", 409, title="Simulator not available", message=str(exc))
     return redirect(url_for("dashboard.live_page", started=call))
