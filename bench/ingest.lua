@@ -1,7 +1,7 @@
 -- wrk script for bench/ingest.py: send pre-built, pre-signed HTTP requests from a file, in order, and
 -- record which event ids each 2xx acknowledged.
 --
---   INGEST_RESULT=RESULT_FILE wrk -s bench/ingest.lua URL -- REQUESTS_FILE THREADS CONNECTIONS
+--   INGEST_RESULT=RESULT_FILE wrk -s bench/ingest.lua URL -- REQUESTS_FILE THREADS CONNECTIONS [DELAY_MS]
 --
 -- Each connection first sends a GET /healthz (an "opener", left out of the webhook rate by ingest.py):
 -- the requests wrk writes as it opens its connections reach the server in no particular order (one sent
@@ -14,6 +14,8 @@
 -- RESULT_FILE gets a summary line of JSON, then per acknowledged request a line "<event id> <sent>": how
 -- many of the file's requests its thread had sent when the 2xx came back (ingest.py tells from it whether
 -- two webhooks of one call were ever in flight together).
+-- DELAY_MS (default 0) paces each connection: it waits that long after each answer before its next request,
+-- so the flood runs below the server's peak (ingest.py measures the dead air a caller hears that way).
 
 local threads = {}
 local next_tid = 0
@@ -34,9 +36,11 @@ refused = 0
 statuses = {}
 
 local openers = 0
+local pause = 0
 
 function init(args)
    local path, nthreads = args[1], tonumber(args[2])
+   pause = tonumber(args[4] or "0")
    openers = math.ceil(tonumber(args[3]) / nthreads) + 1
    local file = assert(io.open(path, "rb"))
    local data = file:read("*a")
@@ -67,6 +71,10 @@ function request()
       wrapped = wrapped + 1
    end
    return requests[position]
+end
+
+function delay()
+   return pause
 end
 
 function response(status, headers, body)

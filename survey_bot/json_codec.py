@@ -21,10 +21,12 @@ import orjson
 
 __all__ = ["dumps", "loads"]
 
-# A number of 19+ digits may not fit in 64 bits (orjson would turn it into a float): such text is decoded by
-# `json`, which keeps integers exact. A JSON number follows `:`, `[`, `,` or starts the text; digits inside a
-# string (Telnyx's 19-digit connection_id is in every webhook) rarely do, and then only cost the slower parse.
-_LONG_NUMBER = re.compile(r"(?:^|[:\[,])\s*-?\d{19}")
+# A run of 19+ digits may not fit in 64 bits (orjson would turn such an integer into a float): text holding one
+# is decoded by `json`, which keeps integers exact. Telnyx's 19-digit connection_id (a string) sends every
+# webhook that way; telling a string's digits from a number's costs more than json's parse (measured: one
+# regex doing both scanned the whole body at ~10 ns a character, 3 to 8 times a plain search that stops at the
+# first run), so the plain search stays.
+_LONG_NUMBER = re.compile(r"\d{19}")
 
 
 def loads(text: str | bytes) -> Any:
