@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from survey_bot.storage.records import IDENTITY_FIELDS, ResponseRecord
+from survey_bot.utc import as_utc
 
 __all__ = ["ResponseCache"]
 
@@ -71,5 +72,5 @@ class ResponseCache:
 def _comparable(value: Any) -> Any:
     """Datetimes as naive UTC: SQLite hands back naive values for what was written timezone-aware."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return as_utc(value).replace(tzinfo=None)
     return value
