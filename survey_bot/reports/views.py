@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from survey_bot.reports.metrics import completion_rate
+
 __all__ = [
     "AnswerEntry",
     "CommandEntry",
@@ -40,7 +42,7 @@ class StatusCounts(BaseModel):
     @property
     def completion_rate(self) -> float | None:
         """Completed over ended responses (None when none has ended)."""
-        return self.completed / self.ended if self.ended else None
+        return completion_rate(self.completed, self.ended)
 
 
 class VersionSummary(BaseModel):
