@@ -72,7 +72,7 @@ async def main(out: Path) -> None:
     url = f"sqlite+aiosqlite:///{database}"
     await upgrade(url)
     async with running_stack(url, {"admin_token": TOKEN, "forms_dir": ROOT / "forms"}) as stack:
-        attach_simulator(stack.app, stack.fake)
+        attach_simulator(stack)
         stack.app.config["DASHBOARD_LIVE_POLL_SECONDS"] = 0.3
         await seed(stack)
         async with async_playwright() as playwright:

@@ -7,6 +7,7 @@
      +-- SignatureError     a webhook whose Ed25519 signature is missing, forged or stale
      +-- PayloadError       a webhook body that is not UTF-8 JSON in Telnyx's envelope
      +-- DatabaseNotReady   the database schema is not at the migrations' head
+     +-- ScenarioError      a scenario file (`survey-bot simulate`) is broken; carries every FormProblem found
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "FormError",
     "FormProblem",
     "PayloadError",
+    "ScenarioError",
     "SignatureError",
     "SurveyBotError",
 ]
@@ -35,7 +37,7 @@ class ConfigError(SurveyBotError):
 
 @dataclass(frozen=True)
 class FormProblem:
-    """One problem in a form file, located by a JSON pointer."""
+    """One problem in a form file (or a scenario file), located by a JSON pointer."""
 
     file: str
     pointer: str
@@ -73,3 +75,11 @@ class PayloadError(SurveyBotError):
 
 class DatabaseNotReady(SurveyBotError):
     """The database is not at the migrations' head."""
+
+
+class ScenarioError(SurveyBotError):
+    """A scenario file failed its check; `problems` holds every one found, each with its JSON pointer."""
+
+    def __init__(self, problems: list[FormProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -98,3 +98,12 @@ async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]
         yield pg_url(name)
     finally:
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database at head, for end-to-end tests that do not depend on the database (scenario files):
+    storage and concurrency are tested on both databases elsewhere; these run once, to keep the suite fast."""
+    path = tmp_path / "scenario.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"

@@ -44,7 +44,7 @@ def backend() -> str:
 async def stack(database_url: str) -> AsyncIterator[Stack]:
     async with running_stack(database_url, {"admin_token": TOKEN, "forms_dir": FORMS_DIR}) as running:
         running.app.config.update(DASHBOARD_LIVE_POLL_SECONDS=0.2, DASHBOARD_SIMULATOR_DELAY_S=0.25)
-        attach_simulator(running.app, running.fake)
+        attach_simulator(running)
         yield running
 
 

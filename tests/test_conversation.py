@@ -1,7 +1,9 @@
 """End to end over real HTTP: the simulator rings the app, the app drives the call through the real SDK.
 
 Each test asserts what a user would see: the stored response (status, answers and their sources) and the
-exact commands the fake Telnyx accepted, in order, each once. Every test runs on SQLite and PostgreSQL.
+exact commands the fake Telnyx accepted, in order, each once. The conversation does not depend on the
+database (the write path is tested on both in test_intake, test_odd_values, test_crash, test_scale_out), so
+these run on SQLite; the same calls, as a user writes them, are the scenario files in forms/scenarios/.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ ADMIN = "test-admin-token"
 
 
 @pytest.fixture
-async def stack(database_url: str) -> AsyncIterator[Stack]:
-    async with running_stack(database_url, {"forms_dir": FORMS, "admin_token": ADMIN}) as running:
+async def stack(sqlite_url: str) -> AsyncIterator[Stack]:
+    async with running_stack(sqlite_url, {"forms_dir": FORMS, "admin_token": ADMIN}) as running:
         yield running
 
 
@@ -279,9 +281,9 @@ def test_scenario_steps_are_cumulative() -> None:
 
 
 async def test_insecure_mode_accepts_unsigned_webhooks_and_warns_each_time(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with running_stack(database_url, {"forms_dir": FORMS, "insecure_skip_verify": True,
+    async with running_stack(sqlite_url, {"forms_dir": FORMS, "insecure_skip_verify": True,
                                             "telnyx_public_key": ""}) as insecure:
         body = _envelope("call.speak.started", "v3:nobody", "none", {})
         with caplog.at_level("WARNING"):
@@ -291,14 +293,14 @@ async def test_insecure_mode_accepts_unsigned_webhooks_and_warns_each_time(
     assert len(warnings) == 2
 
 
-async def test_survey_bot_call_places_an_outbound_call_through_the_sdk(stack: Stack, database_url: str) -> None:
+async def test_survey_bot_call_places_an_outbound_call_through_the_sdk(stack: Stack, sqlite_url: str) -> None:
     import os
     import sys
 
     stack.fake.expect_dial(Scenario(direction="outgoing", to_number="+15558880003",
                                     ai_steps=ai_fills_everything().ai_steps))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SURVEY_BOT_", "TELNYX_"))}
-    env.update({"SURVEY_BOT_DATABASE_URL": database_url, "SURVEY_BOT_FORMS_DIR": str(FORMS),
+    env.update({"SURVEY_BOT_DATABASE_URL": sqlite_url, "SURVEY_BOT_FORMS_DIR": str(FORMS),
                 "TELNYX_BASE_URL": stack.telnyx_url, "TELNYX_API_KEY": "KEY_cli",
                 "TELNYX_CONNECTION_ID": stack.fake.connection_id, "SURVEY_BOT_FROM_NUMBER": "+15550009999"})
     process = await asyncio.create_subprocess_exec(

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from telnyx.types.calls.action_gather_using_ai_params import ActionGatherUsingAIParams
 from telnyx.types.calls.action_gather_using_speak_params import ActionGatherUsingSpeakParams
 
-from survey_bot.errors import FormError
+from survey_bot.errors import ConfigError, FormError
 from survey_bot.forms.answers import flatten, nest, validate_answers, validate_field
 from survey_bot.forms.check import check_document
 from survey_bot.forms.load import check_paths, load_form, load_forms, parse_form
@@ -231,7 +231,7 @@ def test_load_forms_raises_with_every_problem(tmp_path: Path) -> None:
         load_forms(tmp_path)
     assert [(Path(p.file).name, p.pointer) for p in caught.value.problems] == [("one.json", "/required/0"),
                                                                                ("two.json", "")]
-    with pytest.raises(FormError, match="does not exist"):
+    with pytest.raises(ConfigError, match=f"forms folder {tmp_path / 'missing'} does not exist"):
         load_forms(tmp_path / "missing")
     with pytest.raises(FormError):
         load_form(tmp_path / "two.json")

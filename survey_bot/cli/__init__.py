@@ -1,5 +1,2 @@
-"""survey-bot's command line, one module per command group; `main` is the console script."""
-
-from survey_bot.cli.main import main
-
-__all__ = ["main"]
+"""survey-bot's command line: main.py assembles the parser; each other module is one command group
+(serve, demo, simulate, db, forms, call, export) and registers itself with `add_parser`."""

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from sqlalchemy import select
 
+from survey_bot.cli.common import Commands
 from survey_bot.dispatch.sender import Dispatcher
 from survey_bot.intake.outbound import CallRequestError, start_outbound_call
 from survey_bot.runtime import running
 from survey_bot.storage.models import Command
 
-__all__ = ["place_call"]
+__all__ = ["add_parser", "place_call"]
+
+
+def add_parser(commands: Commands) -> None:
+    """Register `call`."""
+    call = commands.add_parser(
+        "call", help="place an outbound survey call",
+        description="Store a response and its dial, and send the dial through the SDK now; the running server "
+                    "handles the call's webhooks. Needs TELNYX_API_KEY, TELNYX_CONNECTION_ID and "
+                    "SURVEY_BOT_FROM_NUMBER (and TELNYX_BASE_URL to dial through a simulator).")
+    call.add_argument("to", help="E.164 number to call, e.g. +15551234567")
+    call.add_argument("--form", required=True, help="id of the form to ask (a file in SURVEY_BOT_FORMS_DIR)")
+    call.set_defaults(handler=lambda args: asyncio.run(place_call(args.to, args.form)))
 
 
 async def place_call(to: str, form_id: str) -> int:

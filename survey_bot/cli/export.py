@@ -15,6 +15,8 @@ from typing import Any, BinaryIO, TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from survey_bot.cli.common import Commands
+from survey_bot.cli.problems import check_writable
 from survey_bot.errors import ConfigError
 from survey_bot.forms.model import FormCatalog
 from survey_bot.reports.export import (
@@ -30,29 +32,48 @@ from survey_bot.runtime import load_form_file, running
 from survey_bot.storage.models import FormVersion
 from survey_bot.vocabulary import STATUSES
 
-__all__ = ["add_export_command", "run_export"]
+__all__ = ["add_parser", "run_export"]
 
 RAW_WARNING = ("survey-bot: --raw: cells that start with = + - @ are NOT neutralised; a spreadsheet may run "
                "them as formulas. Open this file only in tools that treat every cell as text.")
 
 
-def add_export_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `export` subcommand to the CLI."""
+def add_parser(commands: Commands) -> None:
+    """Register `export`."""
     export = commands.add_parser("export", help="export a form's responses as CSV or NDJSON",
                                  description=__doc__)
-    export.add_argument("form_id", help="the form whose responses to export")
-    export.add_argument("--format", choices=["csv", "ndjson"], default="csv")
-    export.add_argument("--out", metavar="PATH", help="write to PATH instead of stdout")
-    export.add_argument("--status", nargs="+", choices=STATUSES, metavar="S", default=[],
-                        help=f"only responses with one of these statuses ({', '.join(STATUSES)})")
+    export.add_argument("form_id", nargs="?", help="the form whose responses to export (its id: the file name "
+                                                   "without .json)")
+    export.add_argument("--format", choices=["csv", "ndjson"], default="csv", help="(default: %(default)s)")
+    export.add_argument("--out", metavar="PATH", help="write to PATH (default: stdout; with --out a progress bar shows "
+                                                      "on a terminal); the database is $SURVEY_BOT_DATABASE_URL")
+    export.add_argument("--status", nargs="+", action="extend", metavar="S", default=[],
+                        help=f"only responses with these statuses ({', '.join(STATUSES)}), separated by spaces or "
+                             "commas; a form id after them is the form's (default: every status)")
     export.add_argument("--since", type=_timestamp, metavar="ISO",
-                        help="started at or after (UTC unless zoned)")
-    export.add_argument("--until", type=_timestamp, metavar="ISO", help="started before (UTC unless zoned)")
+                        help="only responses started at or after this date or time (UTC unless zoned; default: all)")
+    export.add_argument("--until", type=_timestamp, metavar="ISO",
+                        help="only responses started before this date or time (UTC unless zoned; default: all)")
     export.add_argument("--with-sources", action="store_true",
-                        help="CSV: add a <field>.source column per field")
-    export.add_argument("--excel", action="store_true", help="CSV: UTF-8 BOM and CRLF line ends for Excel")
-    export.add_argument("--raw", action="store_true", help="CSV: do not neutralise formula-like cells")
+                        help="CSV: add a <field>.source column per field (default: off)")
+    export.add_argument("--excel", action="store_true", help="CSV: UTF-8 BOM and CRLF line ends for Excel "
+                                                             "(default: off)")
+    export.add_argument("--raw", action="store_true", help="CSV: do not neutralise formula-like cells "
+                                                           "(default: off; unsafe in spreadsheets)")
     export.set_defaults(handler=_export)
+
+
+def _statuses_and_form(words: list[str], form_id: str | None) -> tuple[tuple[str, ...], str]:
+    """The statuses asked for and the form id, which may follow them (`--status completed partial my_form`)."""
+    names = [name.strip() for word in words for name in word.split(",") if name.strip()]
+    if form_id is None and names and names[-1] not in STATUSES:
+        form_id = names.pop()
+    unknown = [name for name in names if name not in STATUSES]
+    if unknown:
+        raise ConfigError(f"--status: {', '.join(map(repr, unknown))} is not a status ({', '.join(STATUSES)})")
+    if form_id is None:
+        raise ConfigError("export: give the FORM_ID of the responses to export")
+    return tuple(names), form_id
 
 
 def _timestamp(text: str) -> datetime:
@@ -67,9 +88,12 @@ def _export(args: argparse.Namespace) -> int:
     if args.format == "ndjson" and (args.excel or args.raw or args.with_sources):
         print("survey-bot: --excel, --raw and --with-sources apply to --format csv only", file=sys.stderr)
         return 2
+    if args.out is not None:
+        check_writable(Path(args.out), "--out")
     if args.raw:
         print(RAW_WARNING, file=sys.stderr)
-    selection = ResponseFilter(args.form_id, tuple(args.status), args.since, args.until)
+    statuses, form_id = _statuses_and_form(args.status, args.form_id)
+    selection = ResponseFilter(form_id, statuses, args.since, args.until)
     try:
         return asyncio.run(run_export(args, selection))
     except BrokenPipeError:  # `survey-bot export ... | head`: the reader has all it wanted

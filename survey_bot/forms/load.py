@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from survey_bot.errors import FormError, FormProblem
+from survey_bot.errors import ConfigError, FormError, FormProblem
 from survey_bot.forms.check import ProviderCheck, check_document, form_id_problem, leaf_keypad, read_json
 from survey_bot.forms.model import DTMF_DEFAULTS, VOICE_DEFAULTS, Field, Form
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
@@ -88,9 +88,10 @@ def load_form(path: Path, provider_check: ProviderCheck | None = None) -> Form:
 
 
 def load_forms(folder: Path, provider_check: ProviderCheck | None = None) -> dict[str, Form]:
-    """Load every `*.json` form in `folder` by form id (raises FormError with all problems of all files)."""
+    """Load every `*.json` form in `folder` by form id (raises FormError with all problems of all files, or
+    ConfigError when the folder is missing)."""
     if not folder.is_dir():
-        raise FormError([FormProblem(str(folder), "", "the forms folder does not exist")])
+        raise ConfigError(f"the forms folder {folder} does not exist (set SURVEY_BOT_FORMS_DIR, or pass --forms)")
     return _parse_all(sorted(folder.glob("*.json")), provider_check)
 
 

@@ -2,80 +2,86 @@
 
 No Telnyx account and no set-up: a temporary SQLite database is migrated, the fake Telnyx and the app run on
 loopback over real HTTP, the scripted callers ring in, and a summary per call says how it ended, each answer
-and whether the AI or the keypad got it, and where the data is.
+and whether the AI or the keypad got it, and where the data is. The calls are the bundled example forms'
+scenario files (forms/scenarios/), whatever folder the demo runs from; with `forms`, the user's own forms,
+each played by the example callers `survey-bot simulate --example` would write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
-import tempfile
+import sys
 from pathlib import Path
 from typing import TextIO
 
-from survey_bot.config import default_forms_dir
-from survey_bot.sandbox.stack import running_stack
-from survey_bot.simulator.examples import DEMO_SCENARIOS
-from survey_bot.storage.migrate import upgrade
-from survey_bot.storage.models import Response
-from survey_bot.vocabulary import SOURCE_NAMES
+from survey_bot.config import Settings, shipped_folder
+from survey_bot.forms.model import FormCatalog
+from survey_bot.runtime import load_catalog
+from survey_bot.sandbox.callees import example_callees
+from survey_bot.sandbox.examples import example_document
+from survey_bot.sandbox.scenario_file import ScenarioFile, load_scenario_document, load_scenario_file
+from survey_bot.sandbox.simulate import CallOutcome, simulate
+from survey_bot.sandbox.stack import Stack, running_stack
+from survey_bot.sandbox.summary import describe
+from survey_bot.sandbox.try_it import attach_simulator
+from survey_bot.sandbox.workspace import prepare_database, temporary_database_url
 
 __all__ = ["run_demo"]
 
 
+def demo_files(forms_dir: Path | None) -> tuple[Path, FormCatalog, list[ScenarioFile]]:
+    """The forms the demo runs and the calls it plays on them."""
+    folder = forms_dir or shipped_folder("forms")
+    catalog = load_catalog(Settings(forms_dir=folder))
+    if forms_dir is None:
+        files = [load_scenario_file(path, catalog.forms) for path in sorted((folder / "scenarios").glob("*.json"))]
+    else:
+        files = [load_scenario_document(example_document(form), f"<example calls of {form.form_id}>", catalog.forms)
+                 for form in catalog.forms.values()]
+    return folder, catalog, files
 
-async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_port: int | None = None) -> int:
-    """Run every demo scenario; print a summary; return 0 when each call ended as scripted.
+
+async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_port: int | None = None,
+                   forms_dir: Path | None = None) -> int:
+    """Play the demo's calls; print a summary of each; return 0 when every call ended.
 
     With `serve_port`, keep the app and simulator running afterwards so the dashboard can be opened.
     """
-    import sys
-
     out = out or sys.stdout
-    folder = Path(tempfile.mkdtemp(prefix="survey-bot-demo-"))
-    database = keep or folder / "demo.db"
-    url = f"sqlite+aiosqlite:///{database}"
-    await upgrade(url)
-    print(f"survey-bot demo: simulator + app on 127.0.0.1, database {database}", file=out)
-    summaries: list[tuple[str, Response | None]] = []
+    folder, catalog, files = demo_files(forms_dir)
+    url = await prepare_database(f"sqlite+aiosqlite:///{keep}" if keep else temporary_database_url("demo"))
+    whose = "your forms" if forms_dir else "the bundled example forms"
+    print(f"survey-bot demo: {whose} ({', '.join(catalog.forms)}) from {folder}", file=out)
+    print(f"simulator + app on 127.0.0.1, database {url.split(':///', 1)[1]}", file=out)
     token = secrets.token_urlsafe(12)
-    overrides = {"forms_dir": default_forms_dir(), "admin_token": token}
-    async with running_stack(url, overrides, app_port=serve_port or 0) as stack:
-        for title, make in DEMO_SCENARIOS.items():
-            call_id = stack.fake.start_call(make())
-            await stack.fake.wait_call_done(call_id, timeout=30)
-            await stack.settle()
-            summaries.append((title, await stack.response_for_call(call_id)))
-        commands = len(stack.fake.accepted())
-        for title, response in summaries:
-            _print_call(out, title, response)
-        print(f"\n{len(summaries)} calls, {commands} commands accepted by the simulated Telnyx.", file=out)
-        print(f"The responses are in {database}; export them with:\n"
-              f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export customer_satisfaction", file=out)
-        if serve_port is not None:
-            print(f"\nDashboard: {stack.app_url}/dashboard/  (admin token: {token})\n"
-                  "Try the forms there with the simulator; press Ctrl-C to stop.", file=out, flush=True)
+    overrides = {"forms_dir": folder, "admin_token": token}
+    outcomes: list[CallOutcome] = await simulate(files, url, overrides)
+    for outcome in outcomes:
+        print("\n" + "\n".join(describe(outcome)), file=out)
+    first = files[0].form_id if files else "FORM_ID"
+    print(f"\n{len(outcomes)} calls played on the simulated Telnyx.", file=out)
+    print(f"The responses are in {url.split(':///', 1)[1]}; export them with:\n"
+          f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export {first}", file=out, flush=True)
+    if serve_port is not None:
+        overrides["default_form"] = first
+        async with running_stack(url, overrides, app_port=serve_port) as stack:
+            stack.fake.callee = example_callees(stack.app)
+            attach_simulator(stack)
+            _print_serving(out, stack, url, folder, token, first)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
-    return 0 if all(r is not None and r.status != "in_progress" for _, r in summaries) else 1
+    return 0 if all(o.error is None and o.status != "in_progress" for o in outcomes) else 1
 
 
-def _print_call(out: TextIO, title: str, response: Response | None) -> None:
-    print(f"\n== {title}", file=out)
-    if response is None:
-        print("   no response was stored for this call", file=out)
-        return
-    print(f"   form {response.form_id}, from {response.from_number}, status {response.status.upper()}"
-          + (f", hang-up cause {response.hangup_cause}" if response.hangup_cause else ""), file=out)
-    for name, value in response.answers.items():
-        source = SOURCE_NAMES.get(response.sources.get(name, ""), "?")
-        print(f"   {name:<24} {json.dumps(value, ensure_ascii=False):<40} ({source})", file=out)
-    for attempt in response.keypad_attempts:
-        note = f" - {attempt['error']}" if attempt.get("error") else ""
-        print(f"   keypad: {attempt['field']} -> {attempt['status']} {attempt['digits']!r}{note}", file=out)
-    if response.message_history:
-        print(f"   transcript: {len(response.message_history)} turns", file=out)
-
-
+def _print_serving(out: TextIO, stack: Stack, url: str, folder: Path, token: str, form_id: str) -> None:
+    settings = f"SURVEY_BOT_DATABASE_URL={url} SURVEY_BOT_FORMS_DIR={folder} TELNYX_BASE_URL={stack.telnyx_url} " \
+               f"TELNYX_API_KEY=KEY_simulator TELNYX_CONNECTION_ID={stack.fake.connection_id} " \
+               "SURVEY_BOT_FROM_NUMBER=+15550009999"
+    print(f"\nDashboard: {stack.app_url}/dashboard/  (admin token: {token})\n"
+          f"Simulated Telnyx: {stack.telnyx_url} (its callees answer as the form's example caller). Call through it:\n"
+          f"  {settings} survey-bot call +15557654321 --form {form_id}\n"
+          f"or: curl -X POST {stack.app_url}/api/calls -H 'Authorization: Bearer {token}' "
+          f"-H 'Content-Type: application/json' -d '{{\"to\": \"+15557654321\", \"form\": \"{form_id}\"}}'\n"
+          "Try the forms on the dashboard too; press Ctrl-C to stop.", file=out, flush=True)

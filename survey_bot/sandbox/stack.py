@@ -13,7 +13,6 @@ from typing import Any
 from quart import Quart
 from sqlalchemy import func, select
 
-from survey_bot.sandbox.try_it import attach_simulator
 from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx
 from survey_bot.storage.models import Command, Response
@@ -66,7 +65,7 @@ async def running_stack(database_url: str, overrides: Mapping[str, Any] | None =
                         fake: FakeTelnyx | None = None, app_port: int = 0) -> AsyncIterator[Stack]:
     """Start the fake Telnyx and the app (database must be at head); stop both on exit.
 
-    The dashboard's "try it" button places calls on this simulator.
+    The dashboard's "try it" places calls on this simulator once sandbox.try_it.attach_simulator(stack) is called.
     """
     fake = fake or FakeTelnyx()
     async with serve_asgi(fake.app) as telnyx_url:
@@ -81,7 +80,6 @@ async def running_stack(database_url: str, overrides: Mapping[str, Any] | None =
             **(overrides or {}),
         }
         app = create_app(settings)
-        attach_simulator(app, fake)
         async with serve_asgi(app, port=app_port) as app_url:
             fake.webhook_url = f"{app_url}/webhooks/telnyx"
             yield Stack(fake, app, app_url, telnyx_url)

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
+import json
 from typing import Any
 
-from quart import Quart
-
-from survey_bot.errors import DigitsError
-from survey_bot.forms.answers import nest, validate_field
-from survey_bot.forms.digits import parse_digits
-from survey_bot.forms.model import Field, Form
-from survey_bot.simulator import AIStep, Delivery, FakeTelnyx, KeypadEntry, KeypadTimeout, Scenario
+from survey_bot.forms.answers import nest
+from survey_bot.forms.model import Form
+from survey_bot.sandbox.examples import example_document, question, rescued_field, samples
+from survey_bot.sandbox.expectations import Mismatch
+from survey_bot.sandbox.scenario_file import load_scenario_document, parse_scenario
+from survey_bot.sandbox.simulate import play_call
+from survey_bot.sandbox.stack import Stack
+from survey_bot.simulator import AIStep, Delivery, KeypadEntry, KeypadTimeout, Scenario
 from survey_bot.web.live import show_value
 from survey_bot.web.state import state
-from survey_bot.web.try_it import TryItStatus, TryItUnavailable, attach
+from survey_bot.web.try_it import PlayedCall, TryItStatus, TryItUnavailable, attach
 
-__all__ = ["SimulatorTryIt", "attach_simulator", "sample_scenario"]
+__all__ = ["MAX_CALLS", "SimulatorTryIt", "attach_simulator", "sample_scenario"]
+
+MAX_CALLS = 10  # a scenario played from the dashboard (the page waits for them)
 
 
 class SimulatorTryIt:
     """Calls from `fake` into `app` (the fake must sign webhooks with the app's trusted key)."""
 
-    def __init__(self, app: Quart, fake: FakeTelnyx) -> None:
-        self.app, self.fake = app, fake
+    def __init__(self, stack: Stack) -> None:
+        self.stack, self.app, self.fake = stack, stack.app, stack.fake
 
     def status(self) -> TryItStatus:
         """Ready unless the app would refuse the fake's webhooks."""
@@ -51,62 +53,58 @@ class SimulatorTryIt:
         return self.fake.start_call(sample_scenario(form, number, delay))
 
 
-def attach_simulator(app: Quart, fake: FakeTelnyx) -> None:
-    """Let the dashboard start calls on `fake` (which must sign webhooks with the app's trusted key)."""
-    attach(app, SimulatorTryIt(app, fake))
+    def example(self, form_id: str) -> str:
+        """The calls `survey-bot simulate --example` starts from (no expectations: the results page shows all)."""
+        form = state(self.app).catalog.forms.get(form_id)
+        if form is None:
+            raise TryItUnavailable(f"The form {form_id!r} is not loaded on this server.")
+        return json.dumps(example_document(form), indent=2, ensure_ascii=False)
+
+    async def play(self, form_id: str, text: str, source: str) -> list[PlayedCall]:
+        """Check the scenario, then play its calls one after another on this simulator."""
+        catalog = state(self.app).catalog
+        data = parse_scenario(text, source, yaml_text=not text.lstrip().startswith("{"))
+        loaded = load_scenario_document(data, source, catalog.forms)
+        if loaded.form_id != form_id:
+            raise TryItUnavailable(f"The scenario is for {loaded.form_id!r}, not {form_id!r}.")
+        if len(loaded.calls) > MAX_CALLS:
+            raise TryItUnavailable(f"Play at most {MAX_CALLS} calls here; `survey-bot simulate` plays any number.")
+        for call in loaded.calls:
+            if not call.outbound and catalog.for_number(call.scenario.to_number) is not catalog.forms[form_id]:
+                raise TryItUnavailable(f"{call.name!r}: calls to {call.scenario.to_number} reach another form.")
+        played = []
+        for call in loaded.calls:
+            outcome = await play_call(self.stack, source, form_id, call, check=True)
+            played.append(PlayedCall(outcome.name, outcome.response_id, outcome.status, outcome.answers,
+                                     outcome.error, outcome.checked, [_difference(m) for m in outcome.mismatches]))
+        return played
 
 
-def _digit_candidates(field: Field) -> list[str]:
-    keypad = field.keypad
-    if keypad is None:
-        return []
-    if keypad.kind in ("menu", "boolean"):
-        return sorted(keypad.choices)
-    if keypad.kind == "date":
-        return [datetime.now(UTC).strftime("%Y%m%d"), "20260115"]
-    if keypad.kind == "time":
-        return ["0930", "1400"]
-    return [d * n + keypad.terminator for n in range(keypad.min_digits, keypad.max_digits + 1) for d in "7315"]
+def _difference(mismatch: Mismatch) -> str:
+    return f"{mismatch.key}: expected {json.dumps(mismatch.expected)}, got {json.dumps(mismatch.got)}"
 
 
-def _value_candidates(schema: Mapping[str, Any]) -> list[Any]:
-    items = schema.get("items")
-    item_enum = items.get("enum") if isinstance(items, Mapping) else None
-    return [*schema.get("examples", []), *schema.get("enum", [])[:1], "Sam Sample from the simulator",
-            [*(item_enum or ["sample"])][:1], True, 1]
-
-
-def _sample(field: Field) -> tuple[Any, str | None] | None:
-    """A valid answer for `field`, with the keypad digits that give it when it has a keypad."""
-    for digits in _digit_candidates(field):
-        try:
-            return parse_digits(field, digits), digits
-        except (DigitsError, ValueError):
-            continue
-    return next(((v, None) for v in _value_candidates(field.schema) if validate_field(field, v) is None), None)
-
-
-def _question(field: Field) -> str:
-    return field.prompt if field.prompt.endswith("?") else f"And your {field.title.lower()}?"
+def attach_simulator(stack: Stack) -> None:
+    """Let the stack's dashboard place calls on its simulator (which signs webhooks with the app's trusted key)."""
+    attach(stack.app, SimulatorTryIt(stack))
 
 
 def sample_scenario(form: Form, to_number: str, delay_s: float = 0.5) -> Scenario:
     """A caller who answers the AI one question at a time and types the last keypad-able answer instead."""
-    samples = {f.name: s for f in form.fields if (s := _sample(f)) is not None}
-    keyed = [f.name for f in form.fields if f.name in samples and samples[f.name][1] is not None]
-    rescued = next((n for n in reversed(keyed) if form.field(n).required), keyed[-1] if keyed else None)
+    found = samples(form)
+    rescued = rescued_field(form, found)
     heard: dict[str, Any] = {}
     steps = []
     for f in form.fields:
-        if f.name in samples and f.name != rescued:
-            heard[f.name] = samples[f.name][0]
-            steps.append(AIStep(nest(heard), _question(f), show_value(samples[f.name][0])))
+        if f.name in found and f.name != rescued:
+            heard[f.name] = found[f.name][0]
+            steps.append(AIStep(nest(heard), question(f), show_value(found[f.name][0])))
     if rescued is not None:
-        steps.append(AIStep(nest(heard), _question(form.field(rescued)), "Can I type that on the keypad instead?"))
+        steps.append(AIStep(nest(heard), question(form.field(rescued)), "Can I type that on the keypad instead?"))
     queue = [f for f in form.fields if f.keypad is not None and f.name not in heard]
     keypad: list[KeypadEntry] = []
     for f in queue:
-        digits = samples[f.name][1] if f.name in samples else None
+        digits = found[f.name][1] if f.name in found else None
         keypad.append(digits or KeypadTimeout())
     return Scenario(from_number="+15557770100", to_number=to_number, ai_steps=steps, ai_status="valid",
                     ai_result=nest(heard), keypad=keypad, delivery=Delivery(delay_s=delay_s))

@@ -45,7 +45,11 @@ class Call:
     state: CallState
     start_time: str = field(default_factory=utc_now_iso)
     client_state: str | None = None
-    keypad_used: int = 0
+    keypad_used: int = 0  # entries of a list keypad script played
+    keypad_positions: dict[str, int] = field(default_factory=dict)  # per field, of a keypad script by field
+    keypad_asked: bool = False
+    ai_used: int = 0  # AI gathers played
+    history: list[dict[str, str]] = field(default_factory=list)  # the transcript so far
     # command_id -> (monotonic time first accepted, the answer given), for Telnyx's de-duplication.
     commands: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 

@@ -7,6 +7,7 @@ import copy
 import json
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,8 @@ class FakeTelnyx:
         dedupe_window_s: float = 60.0,
     ) -> None:
         self.signer = signer or WebhookSigner.generate()
+        # who picks up a dial nobody registered with expect_dial (default: nobody answers)
+        self.callee: Callable[[dict[str, Any]], Awaitable[Scenario | None]] | None = None
         self.connection_id = connection_id
         self.dedupe_window_s = dedupe_window_s
         self.requests: list[ReceivedCommand] = []
@@ -201,7 +204,7 @@ class FakeTelnyx:
             self._faults.raise_if_failing(action)
             valid = validate_request(action, parsed)
             if action == "dial":
-                data, duplicate, events = self._dial(valid)
+                data, duplicate, events = await self._dial(valid)
                 call_control_id = data["call_control_id"]
             else:
                 assert call_control_id is not None
@@ -228,7 +231,7 @@ class FakeTelnyx:
         if action not in ACTIONS or (method == "PUT") != (action == "client_state_update"):
             raise ApiError.single(404, detail=f"The simulator does not implement {method} action {action!r}")
 
-    def _dial(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
+    async def _dial(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
         command_id = body.get("command_id")
         if command_id is not None and command_id in self._dials:
             first, data = self._dials[command_id]
@@ -238,7 +241,8 @@ class FakeTelnyx:
         if not to:
             raise ApiError.single(422, detail="to must name a number", pointer="/to")
         scenarios = self._expected.get(to)
-        scenario = scenarios.popleft() if scenarios else Scenario("outgoing", body["from"], to, False)
+        scenario = scenarios.popleft() if scenarios else await self.callee(body) if self.callee else None
+        scenario = scenario or Scenario("outgoing", body["from"], to, False)  # nobody answers
         call = new_call(
             scenario,
             connection_id=body["connection_id"],

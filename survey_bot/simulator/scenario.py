@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "CALLEES",
+    "AIGather",
+    "AIHistory",
+    "AIPartial",
     "AIStep",
+    "Callee",
     "Delivery",
+    "HangupAt",
     "KeypadEntry",
     "KeypadHangup",
     "KeypadInvalid",
@@ -26,6 +32,32 @@ class AIStep:
     partial_results: dict[str, Any]
     assistant: str
     user: str
+
+
+@dataclass(frozen=True)
+class AIPartial:
+    """The AI reports what it has gathered so far (cumulative), without a new turn of the transcript."""
+
+    partial_results: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AIHistory:
+    """New turns of the transcript (`{"role": "assistant" | "user", "content": ...}`), reported as they happen."""
+
+    turns: tuple[dict[str, str], ...]
+
+
+AIEvent = AIStep | AIPartial | AIHistory
+
+
+@dataclass(frozen=True)
+class AIGather:
+    """What one `gather_using_ai` hears and how it ends. `result` None with status "valid": the last partial."""
+
+    steps: tuple[AIEvent, ...] = ()
+    status: Literal["valid", "invalid"] = "valid"
+    result: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +98,14 @@ class Delivery:
     seed: int = 0
 
 
+# Who picks up an outbound call: a person (the script plays), nobody, or something that is not a person.
+Callee = Literal["human", "busy", "no_answer", "machine", "machine_beep", "fax", "invalid_number"]
+CALLEES: tuple[str, ...] = ("human", "busy", "no_answer", "machine", "machine_beep", "fax", "invalid_number")
+# Where the caller hangs up: while talking to the AI (after its steps), as the keypad is about to be used,
+# or when the keypad asks for one field (`("keypad_field", name)`).
+HangupAt = Literal["during_ai", "before_keypad"] | tuple[Literal["keypad_field"], str] | None
+
+
 @dataclass
 class Scenario:
     """One scripted call, played by the simulated caller in answer to the app's commands.
@@ -76,9 +116,15 @@ class Scenario:
         `hangup_cause` of the resulting `call.hangup`.
     ai_steps, ai_status, ai_result: what one `gather_using_ai` hears and reports. `ai_result=None`
         reports the last step's `partial_results` when the status is "valid", else null.
-    keypad: consumed one entry per `gather_using_speak` (or `gather`); once exhausted the caller
-        hangs up.
+    ai_gathers: when set, each `gather_using_ai` plays the next one (a re-ask hears the second); it replaces
+        ai_steps/ai_status/ai_result. Once they run out, a gather ends invalid with nothing heard.
+    keypad: a list is consumed one entry per `gather_using_speak` (or `gather`), whatever the field; once
+        exhausted the caller hangs up. A mapping {field: entries} is played as Telnyx does: within one
+        command a timeout or an invalid entry repeats the prompt while `maximum_tries` remain, and the
+        gather ends on digits or on the last try; a field without entries left times out.
     hangup_during_ai_after: the caller hangs up after this many AI steps instead of finishing.
+    hangup: where the caller hangs up (see HangupAt); "during_ai" hangs up after the first gather's steps.
+    callee: for outgoing calls, who picks up (overrides answers / no_answer_cause).
     """
 
     direction: Literal["incoming", "outgoing"] = "incoming"
@@ -89,6 +135,24 @@ class Scenario:
     ai_steps: list[AIStep] = field(default_factory=list)
     ai_status: Literal["valid", "invalid"] = "valid"
     ai_result: dict[str, Any] | None = None
-    keypad: list[KeypadEntry] = field(default_factory=list)
+    keypad: list[KeypadEntry] | dict[str, list[KeypadEntry]] = field(default_factory=list)
     hangup_during_ai_after: int | None = None
     delivery: Delivery = field(default_factory=Delivery)
+    ai_gathers: list[AIGather] | None = None
+    hangup: HangupAt = None
+    callee: Callee | None = None
+
+    def who_answers(self) -> Callee:
+        """The callee, from `callee` or the older answers / no_answer_cause."""
+        if self.callee is not None:
+            return self.callee
+        if self.answers:
+            return "human"
+        return "busy" if self.no_answer_cause == "user_busy" else "no_answer"
+
+    def gathers(self) -> list[AIGather]:
+        """The AI gathers in order (the older single-gather fields as one)."""
+        if self.ai_gathers is not None:
+            return self.ai_gathers
+        steps = self.ai_steps if self.hangup_during_ai_after is None else self.ai_steps[:self.hangup_during_ai_after]
+        return [AIGather(tuple(steps), self.ai_status, self.ai_result)]

@@ -6,17 +6,68 @@ transactions never lose updates); PostgreSQL needs nothing special here: callers
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from survey_bot import json_codec
+from survey_bot.errors import ConfigError
 from survey_bot.storage.sqlite_driver import FewHopsConnection
 
-__all__ = ["is_sqlite", "make_engine", "make_sessionmaker"]
+__all__ = ["check_database_url", "database_problem", "is_sqlite", "make_engine", "make_sessionmaker", "shown_url"]
+
+
+ASYNC_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def check_database_url(url: str) -> None:
+    """Raise ConfigError, saying which URL to use instead, unless `url` names a driver survey-bot can run."""
+    if url.startswith(ASYNC_SCHEMES):
+        return
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        suggestion = f"sqlite+aiosqlite:///{url}"  # a plain path
+    elif scheme.startswith("sqlite"):
+        suggestion = f"sqlite+aiosqlite://{rest}"
+    elif scheme.startswith(("postgres", "postgresql")):
+        suggestion = f"postgresql+asyncpg://{rest}"
+    else:
+        raise ConfigError(f"database URL {shown_url(url)}: survey-bot runs on SQLite (sqlite+aiosqlite:///file.db) "
+                          "or PostgreSQL (postgresql+asyncpg://user@host/db)")
+    raise ConfigError(f"database URL {shown_url(url)} names no asynchronous driver: use {shown_url(suggestion)} "
+                      "(SURVEY_BOT_DATABASE_URL)")
+
+
+def database_problem(exc: BaseException, url: str) -> str | None:
+    """What is wrong with the database at `url`, in one line, when `exc` says it cannot be used; else None."""
+    shown, text = shown_url(url), str(getattr(exc, "orig", None) or exc)
+    path = url.split(":///", 1)[1] if ":///" in url else url
+    if isinstance(exc, DBAPIError) or type(exc).__module__.startswith(("sqlite3", "asyncpg")):
+        if "file is not a database" in text:
+            return (f"{path} is not a SQLite database (it was left untouched): point the database URL at a new "
+                    "file or at an existing survey-bot database")
+        if "unable to open database file" in text:
+            return f"cannot open the SQLite database {path}: does its folder exist?"
+        if "does not exist" in text or "password authentication failed" in text or "role" in text:
+            return f"cannot use the database {shown}: {text.splitlines()[0]}"
+        return None
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror | TimeoutError) or (
+            isinstance(exc, OSError) and "connect" in text.lower()):
+        return f"cannot reach the database {shown}: {text or type(exc).__name__} (is PostgreSQL running there?)"
+    return None
 
 
 def is_sqlite(url: str) -> bool:
@@ -25,7 +76,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine, configured for concurrent server use on either backend."""
+    """Create an async engine, configured for concurrent server use on either backend (ConfigError for a URL
+    without an async driver)."""
+    check_database_url(url)
     kwargs.setdefault("json_serializer", json_codec.dumps)  # the JSON columns: the same values, faster
     kwargs.setdefault("json_deserializer", json_codec.loads)
     if is_sqlite(url):

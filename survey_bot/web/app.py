@@ -75,6 +75,7 @@ async def startup() -> None:
     if settings.insecure_skip_verify:
         log.warning("INSECURE: webhook signatures are NOT verified (--insecure-skip-verify); local use only")
     await app_state.runtime.check_database()
+    log.info("forms from %s: %s", settings.forms_path, ", ".join(sorted(app_state.catalog.forms)) or "none")
     now = datetime.now(UTC)
     async with app_state.sessions() as session, session.begin():
         for form in app_state.catalog.forms.values():

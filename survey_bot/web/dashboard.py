@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,13 +30,13 @@ from quart.sessions import SecureCookieSessionInterface
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from survey_bot.errors import ScenarioError
 from survey_bot.reports.export import UnknownFormError
 from survey_bot.reports.read_model import forms_overview, response_detail
-from survey_bot.utc import as_utc
 from survey_bot.utc import now as utc_now
 from survey_bot.vocabulary import OUTCOME_LABELS, SOURCE_LABELS, STATUSES
 from survey_bot.web import dashboard_report as views
-from survey_bot.web import live, try_it
+from survey_bot.web import filters, live, try_it
 from survey_bot.web.auth import token_matches
 from survey_bot.web.downloads import export_download
 from survey_bot.web.state import state
@@ -70,41 +70,10 @@ def init_app(app: Quart) -> None:
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
     app.session_interface = DashboardSessionInterface()
     app.add_template_filter(live.show_value, "answer")
-    app.add_template_filter(when, "when")
-    app.add_template_filter(duration, "duration")
-    app.add_template_filter(percent, "percent")
+    app.add_template_filter(filters.when, "when")
+    app.add_template_filter(filters.duration, "duration")
+    app.add_template_filter(filters.percent, "percent")
     app.register_blueprint(blueprint)
-
-
-def when(value: Any, precise: bool = False) -> str:
-    """A timestamp as "2026-11-23 21:40:05 UTC" (`precise`: with milliseconds); naive values are UTC."""
-    moment = value
-    if isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    if not isinstance(moment, datetime):
-        return "—"
-    moment = as_utc(moment)
-    if precise:
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration(seconds: float | None) -> str:
-    """Seconds as "4.2 s", "3 min 05 s" or "2 h 01 min"."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def percent(share: float | None) -> str:
-    """A share as "67%" ("—" when undefined)."""
-    return "—" if share is None else f"{share:.0%}"
 
 
 def _fingerprint(token: str) -> str:
@@ -281,3 +250,26 @@ async def simulate(form_id: str) -> Reply:
     except try_it.TryItUnavailable as exc:
         return await page("dashboard_error.html", 409, title="Simulator not available", message=str(exc))
     return redirect(url_for("dashboard.live_page", started=call))
+
+
+@blueprint.route("/forms/<form_id>/try", methods=["GET", "POST"])
+async def try_scenario(form_id: str) -> Reply:
+    """Play a scenario of this form on the attached simulator: the example to edit, or one uploaded or pasted."""
+    text, source = "", "the scenario"
+    try:
+        if request.method == "GET":
+            text = try_it.example(current_app, form_id)
+            return await page("dashboard_try.html", form_id=form_id, text=text, played=None, problems=[])
+        form = await request.form
+        upload = (await request.files).get("file")
+        text, source = form.get("scenario", ""), "the scenario"
+        if upload is not None and upload.filename:
+            source = upload.filename
+            text = upload.read().decode("utf-8", errors="replace")
+        played = await try_it.play(current_app, form_id, text, source)
+    except try_it.TryItUnavailable as exc:
+        return await page("dashboard_error.html", 409, title="Simulator not available", message=str(exc))
+    except ScenarioError as exc:
+        return await page("dashboard_try.html", 400, form_id=form_id, text=text, played=None,
+                          problems=[str(p) for p in exc.problems])
+    return await page("dashboard_try.html", form_id=form_id, text=text, played=played, problems=[])

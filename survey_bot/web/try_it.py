@@ -7,13 +7,14 @@ the fake Telnyx (the demo, `survey-bot demo --serve`), and the dashboard asks it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from quart import Quart
 
 from survey_bot.web.state import state
 
-__all__ = ["TryIt", "TryItStatus", "TryItUnavailable", "attach", "start_call", "status"]
+__all__ = ["PlayedCall", "TryIt", "TryItStatus", "TryItUnavailable", "attach", "example", "play", "start_call",
+           "status"]
 
 KEY = "survey_bot.try_it"
 
@@ -30,6 +31,19 @@ class TryItStatus:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class PlayedCall:
+    """One call of a scenario played on the simulator, as the results page shows it."""
+
+    name: str
+    response_id: str | None
+    status: str | None
+    answers: dict[str, Any]
+    error: str | None
+    checked: bool
+    differences: list[str]
+
+
 class TryIt(Protocol):
     """What the dashboard needs of a simulator."""
 
@@ -38,6 +52,12 @@ class TryIt(Protocol):
 
     async def start_call(self, form_id: str) -> str:
         """Ring the app with a sample caller for `form_id`; the call's id (raises TryItUnavailable)."""
+
+    def example(self, form_id: str) -> str:
+        """A starting scenario for `form_id`, as text to edit (the calls of `survey-bot simulate --example`)."""
+
+    async def play(self, form_id: str, text: str, source: str) -> list[PlayedCall]:
+        """Play a scenario (JSON or YAML text) of `form_id`; raises ScenarioError with every problem."""
 
 
 def attach(app: Quart, try_it: TryIt) -> None:
@@ -65,3 +85,21 @@ async def start_call(app: Quart, form_id: str) -> str:
         raise TryItUnavailable(current.reason)
     call_id: str = await app.extensions[KEY].start_call(form_id)
     return call_id
+
+
+def _ready(app: Quart) -> TryIt:
+    current = status(app)
+    if not current.ready:
+        raise TryItUnavailable(current.reason)
+    try_it: TryIt = app.extensions[KEY]
+    return try_it
+
+
+def example(app: Quart, form_id: str) -> str:
+    """A starting scenario for `form_id` (raises TryItUnavailable)."""
+    return _ready(app).example(form_id)
+
+
+async def play(app: Quart, form_id: str, text: str, source: str) -> list[PlayedCall]:
+    """Play a scenario of `form_id` (raises TryItUnavailable, or ScenarioError for a scenario that is not valid)."""
+    return await _ready(app).play(form_id, text, source)

@@ -1,0 +1,24 @@
+"""What every command module shares: how a command registers, and help text that names defaults and variables."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+__all__ = ["Commands", "env_default", "settings_overrides"]
+
+# the `add_subparsers()` of the top-level parser (generic only to the type checker)
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Commands = argparse._SubParsersAction
+
+
+def env_default(variable: str, default: str) -> str:
+    """A help suffix: where the value comes from when the option is not given."""
+    return f" (default: ${variable}, else {default})"
+
+
+def settings_overrides(args: argparse.Namespace, **names: str) -> dict[str, Any]:
+    """Settings overrides for the options that were given: {setting: args.<option>} (None means not given)."""
+    return {setting: getattr(args, option) for setting, option in names.items() if getattr(args, option) is not None}
