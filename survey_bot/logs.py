@@ -15,3 +15,6 @@ def configure_logging(process_name: str = "") -> None:
                         format=f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s")
     for chatty in ("httpx", "httpcore", "telnyx"):  # one line per request drowns what matters
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    # Alembic says which database backend it found every time a command checks the schema; `db upgrade`
+    # turns it back on to show the migrations it runs.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

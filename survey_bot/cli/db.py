@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 
 from survey_bot.cli.common import Commands
 from survey_bot.config import DEFAULT_DATABASE_URL, Settings
@@ -25,6 +26,7 @@ def add_parser(commands: Commands) -> None:
 def _db_upgrade(args: argparse.Namespace) -> int:
     from survey_bot.storage.migrate import head_revision, upgrade
 
+    logging.getLogger("alembic").setLevel(logging.INFO)  # show each migration as it runs
     settings = Settings.load()
     asyncio.run(upgrade(settings.database_url))
     print(f"database is at revision {head_revision(settings.database_url)} (head)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from pathlib import Path
 
 from survey_bot.cli.common import Commands
@@ -36,7 +35,6 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.keep is not None:
         check_writable(args.keep, "--keep")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # the demo's summary is what matters
     try:
         return asyncio.run(run_demo(keep=args.keep, serve_port=args.serve, forms_dir=args.forms))
     except KeyboardInterrupt:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -84,7 +83,6 @@ def _timestamp(text: str) -> datetime:
 
 
 def _export(args: argparse.Namespace) -> int:
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # stderr stays quiet unless something is wrong
     if args.format == "ndjson" and (args.excel or args.raw or args.with_sources):
         print("survey-bot: --excel, --raw and --with-sources apply to --format csv only", file=sys.stderr)
         return 2

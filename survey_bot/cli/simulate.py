@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -45,7 +44,6 @@ def _simulate(args: argparse.Namespace) -> int:
     if bool(args.files) == bool(args.example):
         print("survey-bot: give scenario files to play, or --example FORM_ID (not both)", file=sys.stderr)
         return 2
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if args.example:
             print(json.dumps(asyncio.run(scenario_runs.example(args.example, args.forms)), indent=2,
