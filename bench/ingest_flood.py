@@ -22,9 +22,10 @@ from typing import Any
 from survey_bot.errors import DigitsError
 from survey_bot.flow.decide import next_commands
 from survey_bot.flow.state import CallState, Command
-from survey_bot.forms.answers import nest, validate_field
+from survey_bot.forms.answers import validate_field
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Field, Form
+from survey_bot.forms.validation import nest
 from survey_bot.simulator.calls import Call, new_call
 from survey_bot.simulator.scenario import Scenario
 from survey_bot.storage.outbox import command_id_for

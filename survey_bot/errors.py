@@ -42,9 +42,11 @@ class FormProblem:
     file: str
     pointer: str
     message: str
+    severity: str = "error"  # or "warning": worth knowing, but the form works (`forms check --strict` fails)
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.pointer or '/'}: {self.message}"
+        warning = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}: {self.pointer or '/'}: {warning}{self.message}"
 
 
 class FormError(SurveyBotError):

@@ -12,19 +12,24 @@ __all__ = [
     "AI",
     "AI_PARTIAL",
     "COMPLETED",
+    "DECLINED",
+    "DECLINED_CELL",
     "DTMF",
+    "EXPORT_COLUMNS",
     "FAILED",
     "FINAL_SOURCES",
     "HANGUP_CAUSES",
     "IN_PROGRESS",
     "LOST",
     "MACHINE",
+    "NOT_APPLICABLE",
     "OPT_OUT",
     "OUTCOMES",
     "OUTCOME_COLOURS",
     "OUTCOME_LABELS",
     "PARTIAL",
     "REFUSAL_CAUSES",
+    "RESERVED_NAMES",
     "SOURCES",
     "SOURCE_LABELS",
     "SOURCE_NAMES",
@@ -43,10 +48,22 @@ STATUSES: Final = (IN_PROGRESS, COMPLETED, PARTIAL, ABANDONED, FAILED)
 AI: Final = "ai"
 AI_PARTIAL: Final = "ai_partial"
 DTMF: Final = "dtmf"
-SOURCES: Final = (AI, AI_PARTIAL, DTMF)
+DECLINED: Final = "declined"  # the caller chose not to answer an optional question (no value is kept)
+SOURCES: Final = (AI, AI_PARTIAL, DTMF, DECLINED)
 FINAL_SOURCES: Final = frozenset({AI, DTMF})
-SOURCE_LABELS: Final = {AI: "AI", AI_PARTIAL: "AI (partial)", DTMF: "keypad"}  # short, for tables
-SOURCE_NAMES: Final = {AI: "voice AI", AI_PARTIAL: "voice AI (partial)", DTMF: "keypad"}  # in sentences
+SOURCE_LABELS: Final = {AI: "AI", AI_PARTIAL: "AI (partial)", DTMF: "keypad", DECLINED: "declined"}  # for tables
+SOURCE_NAMES: Final = {AI: "voice AI", AI_PARTIAL: "voice AI (partial)", DTMF: "keypad",
+                       DECLINED: "declined by the caller"}  # in sentences
+# An answer kept for a field that is no longer relevant (the answer that made it relevant was corrected):
+# shown and exported as not applicable.
+NOT_APPLICABLE: Final = "not_applicable"
+DECLINED_CELL: Final = ".declined"  # a declined answer in a CSV cell (a leading dot: no answer looks like it)
+
+# The metadata columns of a CSV export, before the fields' own. A field may not take one of these names, nor
+# one reserved for what is to come (`locale`) or for the voice AI's list of declined questions.
+EXPORT_COLUMNS: Final = ("response_id", "form_id", "form_version", "status", "direction", "from", "to",
+                         "started_at", "completed_at")
+RESERVED_NAMES: Final = frozenset({*EXPORT_COLUMNS, "locale", "declined_questions"})
 
 # Hang-up causes survey-bot sets itself (Telnyx's own, such as normal_clearing, are stored as Telnyx sends them).
 LOST: Final = "lost"  # the watchdog found the call gone without its hang-up webhook

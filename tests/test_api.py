@@ -232,7 +232,7 @@ async def test_csv_export_streams_with_download_headers(app: Quart) -> None:
     excel = await client.get(f"/api/forms/{SURVEY}/export.csv?excel=1&raw=true", headers=AUTH)
     data = await excel.get_data()
     assert data.startswith(b"\xef\xbb\xbfresponse_id,") and data.count(b"\r\n") == 3
-    assert b',"=HYPERLINK(""http://x"")"\r\n' in data
+    assert b',"=HYPERLINK(""http://x"")",,\r\n' in data  # improve_first, topics follow, empty
     assert excel.headers["X-Formula-Neutralisation"] == "off"
 
 

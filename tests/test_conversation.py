@@ -94,7 +94,9 @@ async def test_only_the_field_that_breaks_the_schema_is_reasked(stack: Stack) ->
         ["full_name", "visit_reason", "preferred_slot.date", "preferred_slot.period", "callback_number",
          "new_patient"], "ai")
     speaks = [r for r in stack.fake.accepted(call_id) if r.action == "gather_using_speak"]
-    assert len(speaks) == 1 and speaks[0].body["maximum_digits"] == 8
+    assert len(speaks) == 2 and speaks[0].body["maximum_digits"] == 8  # the date, then its read-back
+    assert speaks[1].body["payload"] == ("You entered February 20, 1984. Press 1 if that is right, 2 to enter "
+                                         "it again.") and speaks[1].body["valid_digits"] == "12"
     assert_each_command_once(stack)
 
 

@@ -306,8 +306,8 @@ async def test_response_page_shows_answers_sources_attempts_transcript_and_timel
     client = app.test_client()
     await sign_in(client)
     html = await text(client, f"/dashboard/responses/{rid}")
-    nps = re.search(r'<tr data-field="nps">(.*?)</tr>', html, re.S)
-    satisfaction = re.search(r'<tr data-field="satisfaction">(.*?)</tr>', html, re.S)
+    nps = re.search(r'<tr data-field="nps"[^>]*>(.*?)</tr>', html, re.S)
+    satisfaction = re.search(r'<tr data-field="satisfaction"[^>]*>(.*?)</tr>', html, re.S)
     assert nps and ">9<" in nps.group(1) and "src-ai" in nps.group(1)
     assert satisfaction and "satisfied" in satisfaction.group(1) and "keypad" in satisfaction.group(1)
     assert "9 is not a choice" in html

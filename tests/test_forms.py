@@ -18,10 +18,11 @@ from telnyx.types.calls.action_gather_using_ai_params import ActionGatherUsingAI
 from telnyx.types.calls.action_gather_using_speak_params import ActionGatherUsingSpeakParams
 
 from survey_bot.errors import ConfigError, FormError
-from survey_bot.forms.answers import flatten, nest, validate_answers, validate_field
+from survey_bot.forms.answers import flatten, validate_answers, validate_field
 from survey_bot.forms.check import check_document
 from survey_bot.forms.load import check_paths, load_form, load_forms, parse_form
 from survey_bot.forms.model import Form
+from survey_bot.forms.validation import nest
 from survey_bot.telephony.arguments import ai_gather_arguments, speak_gather_arguments
 from survey_bot.telephony.form_rules import speech_problems
 
@@ -57,7 +58,9 @@ def test_vocabulary_is_a_2020_12_schema_over_the_official_meta_schema() -> None:
 
 def test_loaded_forms(forms: dict[str, Form]) -> None:
     survey, intake = forms["customer_satisfaction"], forms["appointment_intake"]
-    assert [f.name for f in survey.fields] == ["nps", "satisfaction", "would_recommend", "topics", "comment"]
+    # properties in file order, then the fields the `then` branch declares
+    assert [f.name for f in survey.fields] == [
+        "nps", "satisfaction", "would_recommend", "comment", "improve_first", "topics"]
     assert [f.name for f in intake.fields if f.required] == [
         "full_name", "date_of_birth", "visit_reason", "preferred_slot.date", "preferred_slot.period"]
     assert intake.field("preferred_slot.date").path == ("preferred_slot", "date")
@@ -83,7 +86,8 @@ def test_defaults_fill_x_voice_and_x_dtmf() -> None:
     assert "Quick poll" in form.voice["greeting"]
     assert form.dtmf == {
         "voice": "Telnyx.KokoroTTS.af", "language": "en-US", "maximum_tries": 3, "timeout_millis": 10000,
-        "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye."}
+        "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye.",
+        "decline_key": "*"}
     assert form.field("ok").prompt == "Ok." and form.numbers == ()
 
 
@@ -274,11 +278,18 @@ def test_ai_arguments_for_the_survey(forms: dict[str, Form]) -> None:
     assert not [k for k in _keys(parameters) if k.startswith(("x-", "$"))]
     assert parameters["type"] == "object" and parameters["required"] == ["nps", "satisfaction"]
     assert parameters["description"].startswith("A short phone survey")
-    assert list(parameters["properties"]) == ["nps", "satisfaction", "would_recommend", "topics", "comment"]
+    # the conditionals go as written; optional questions that no answer makes required may be declined
+    assert list(parameters["properties"]) == ["nps", "satisfaction", "would_recommend", "comment",
+                                              "declined_questions"]
+    assert parameters["if"] == {"properties": {"nps": {"maximum": 6}}, "required": ["nps"]}
+    assert list(parameters["then"]["properties"]) == ["improve_first", "topics"]
+    assert parameters["then"]["required"] == ["improve_first"]
+    assert parameters["properties"]["declined_questions"]["items"]["enum"] == ["would_recommend", "comment", "topics"]
     nps = parameters["properties"]["nps"]
     assert (nps["type"], nps["minimum"], nps["maximum"]) == ("integer", 0, 10) and "description" in nps
     assert parameters["properties"]["satisfaction"]["enum"][0] == "very_satisfied"
-    assert parameters["properties"]["topics"]["items"]["enum"] == ["price", "quality", "delivery", "support", "website"]
+    assert parameters["then"]["properties"]["topics"]["items"]["enum"] == [
+        "price", "quality", "delivery", "support", "website"]
     assert parameters["properties"]["would_recommend"]["type"] == "boolean"
     Draft202012Validator.check_schema(parameters)
 
@@ -302,13 +313,19 @@ def test_ai_arguments_for_the_intake(forms: dict[str, Form]) -> None:
     assert form.document["properties"]["visit_reason"]["x-dtmf"]  # compiling left the form untouched
 
 
+DECLINING = {"type": "array", "uniqueItems": True,
+             "description": "The optional questions the caller said they would rather not answer, by name. Leave it "
+                            "empty otherwise; never list a question the caller answered."}
+
+
 def test_ai_parameters_inline_refs_and_keep_x_named_properties() -> None:
     document = broken("$defs", {"score": {"type": "integer", "minimum": 0, "x-prompt": "Score?"}}) | {
         "properties": {"score": {"$ref": "#/$defs/score", "maximum": 5}, "x-ray": {"type": "boolean"}},
     }
     parameters = ai_gather_arguments(parse_form(document, "refs"))["parameters"]
     assert parameters["properties"] == {
-        "score": {"type": "integer", "minimum": 0, "maximum": 5}, "x-ray": {"type": "boolean"}}
+        "score": {"type": "integer", "minimum": 0, "maximum": 5}, "x-ray": {"type": "boolean"},
+        "declined_questions": {**DECLINING, "items": {"enum": ["x-ray"]}}}
     assert "$defs" not in parameters and "$schema" not in parameters
 
 
@@ -316,8 +333,9 @@ def test_intake_speak_arguments(forms: dict[str, Form]) -> None:
     form = forms["appointment_intake"]
     reason = speak_gather_arguments(form, form.field("visit_reason"), intro=True)
     assert reason["payload"] == (
-        "I'll ask the remaining questions on your keypad. What is the reason for the visit? Press 1 for checkup. "
-        "Press 2 for follow up. Press 3 for new symptoms. Press 4 for vaccination.")
+        "I'll ask the remaining questions on your keypad. To skip a question you would rather not answer, press "
+        "star. What is the reason for the visit? Press 1 for checkup. Press 2 for follow up. Press 3 for new "
+        "symptoms. Press 4 for vaccination.")
     assert (reason["valid_digits"], reason["minimum_digits"], reason["maximum_digits"]) == ("1234", 1, 1)
     phone = speak_gather_arguments(form, form.field("callback_number"))
     assert phone["payload"].endswith("Enter 10 digits, then press pound.")

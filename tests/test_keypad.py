@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from survey_bot.errors import DigitsError
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.keypad import Keypad, derive_keypad
 from survey_bot.forms.load import parse_form
 from survey_bot.forms.model import Form
+from survey_bot.forms.validation import FORMATS
 from survey_bot.telephony.arguments import speak_gather_arguments
 
 KINDS: dict[str, Any] = {
@@ -36,6 +36,7 @@ KINDS: dict[str, Any] = {
         "note": {"type": "string"},
         "quiet": {"type": "boolean", "x-dtmf": False},
     },
+    "x-dtmf": {"decline_key": ""},  # account ends on *, the default decline key: no declining in this form
 }
 
 
@@ -152,8 +153,8 @@ def test_no_speak_arguments_without_keypad(form: Form) -> None:
         ("rating", "3", 3),
         ("visit", "20240229", "2024-02-29"),
         ("visit", "20240315#", "2024-03-15"),
-        ("at", "1430", "14:30:00Z"),
-        ("at", "0000#", "00:00:00Z"),
+        ("at", "1430", "14:30:00"),
+        ("at", "0000#", "00:00:00"),
         ("pin", "0042", "0042"),
         ("pin", "123456#", "123456"),
         ("reason", "9", "checkup"),
@@ -168,9 +169,11 @@ def test_parse_digits(form: Form, name: str, digits: str, value: Any) -> None:
     assert parsed == value and type(parsed) is type(value)
 
 
-def test_parsed_time_passes_the_format_checker(form: Form) -> None:
+def test_parsed_time_is_local_and_passes_the_forms_format_checker(form: Form) -> None:
+    """A keypad time is the caller's local time: no invented Z, and the form's own time format accepts it."""
     value = parse_digits(form.field("at"), "2359")
-    assert Draft202012Validator.FORMAT_CHECKER.conforms(value, "time")
+    assert value == "23:59:00" and FORMATS.conforms(value, "time")
+    assert FORMATS.conforms("09:30", "time") and not FORMATS.conforms("9:30", "time")
 
 
 @pytest.mark.parametrize(

@@ -68,8 +68,8 @@ async def test_a_timeout_inside_one_prompt_is_repeated_by_telnyx_not_asked_again
     [outcome] = await play(survey({
         "name": "silence, then the digits, within one prompt",
         "ai": [{"end": "valid", "result": {"satisfaction": "satisfied", "would_recommend": True}}],
-        "keypad": {"nps": ["timeout", "timeout", "6#"]},
-        "expect": {"status": "completed", "answers": {"nps": 6}, "asked_on_keypad": ["nps"]}}), sqlite_url)
+        "keypad": {"nps": ["timeout", "timeout", "7#"]},
+        "expect": {"status": "completed", "answers": {"nps": 7}, "asked_on_keypad": ["nps"]}}), sqlite_url)
     assert outcome.passed, outcome.mismatches
     assert [(a["field"], a["n"], a["status"]) for a in outcome.keypad_attempts] == [("nps", 1, "valid")]
 

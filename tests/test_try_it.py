@@ -70,8 +70,8 @@ async def test_an_uploaded_yaml_scenario_is_checked_against_its_expectations(sta
     client, csrf = await signed_in(stack)
     scenario = ("form: customer_satisfaction\ncalls:\n"
                 "  - name: a detractor\n    ai: [{end: valid, result: {nps: 2, satisfaction: dissatisfied}}]\n"
-                "    keypad: {would_recommend: ['2']}\n"
-                "    expect: {status: completed, answers: {nps: 2, would_recommend: false}}\n"
+                "    keypad: {would_recommend: ['2'], improve_first: ['1']}\n"
+                "    expect: {status: completed, answers: {nps: 2, would_recommend: false, improve_first: price}}\n"
                 "  - name: expected wrongly\n    ai: [{end: invalid}]\n    expect: {status: completed}\n")
     upload = FileStorage(BytesIO(scenario.encode()), filename="mine.yaml", content_type="application/yaml")
     played = await client.post("/dashboard/forms/customer_satisfaction/try",

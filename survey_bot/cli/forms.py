@@ -24,6 +24,8 @@ def add_parser(commands: Commands) -> None:
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="form files" + env_default("SURVEY_BOT_FORMS_DIR", "./forms or the bundled examples")
                        .replace(" (default:", " (default: every *.json in"))
+    check.add_argument("--strict", action="store_true",
+                       help="fail (exit 1) on warnings too, not only on errors")
     check.set_defaults(handler=_forms_check)
 
 
@@ -42,8 +44,13 @@ def _forms_check(args: argparse.Namespace) -> int:
     problems = check_form_files(paths)
     for problem in problems:
         print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) in {len({p.file for p in problems})} form(s)", file=sys.stderr)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    if errors or (warnings and args.strict):
+        failing = errors + (warnings if args.strict else [])
+        counts = f"{len(errors)} error(s)" + (f", {len(warnings)} warning(s)" if warnings else "")
+        print(f"{counts} in {len({p.file for p in failing})} form(s)", file=sys.stderr)
         return 1
-    print(f"{len(paths)} form(s) OK: " + ", ".join(p.stem for p in paths))
+    noted = f" ({len(warnings)} warning(s); --strict fails on them)" if warnings else ""
+    print(f"{len(paths)} form(s) OK: " + ", ".join(p.stem for p in paths) + noted)
     return 0

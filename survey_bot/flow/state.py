@@ -16,9 +16,11 @@ from survey_bot.vocabulary import IN_PROGRESS
 
 __all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
 
-# What a Command may ask for. ask_keypad details: field, intro (say the keypad intro first), retry (why the
-# last entry was refused); speak details: text; reject details: cause; dial details: to, from, connection_id.
-ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "speak", "hangup", "dial"})
+# What a Command may ask for. ask_ai details: fields and history for a re-ask (none: the whole form);
+# ask_keypad details: field, intro (say the keypad intro first), retry (why the last entry was refused);
+# confirm details: field, value (read back for a 1 or a 2); speak details: text; reject details: cause;
+# dial details: to, from, connection_id.
+ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "hangup", "dial"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,13 @@ class CallState:
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     completed_at: datetime | None = None
+    # per answered (or declined) field: {"attempt": "ai" | "reask 1" | "keypad 2", "turn": last transcript turn}
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keypad_done: list[str] = field(default_factory=list)  # fields whose keypad turn is over (answered or not)
+    reasks: int = 0  # targeted AI gathers issued after the first
+    ai_ended: int = 0  # AI gathers (the first and the re-asks) whose end has been handled
+    readback: dict[str, Any] | None = None  # digits entered, read back and awaiting the caller's 1 or 2
+    finished_at: datetime | None = None  # when nothing was left to ask (the form ran to its end)
 
 
 @dataclass

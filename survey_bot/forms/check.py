@@ -19,23 +19,27 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from survey_bot.errors import FormProblem
-from survey_bot.forms.keypad import Keypad, derive_keypad
+from survey_bot.forms.check_logic import logic_problems
+from survey_bot.forms.check_warnings import warnings_of
+from survey_bot.forms.keypad import leaf_keypad
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.phrases import prompt_of, speak_payload
-from survey_bot.forms.schema_walk import Leaf, RefError, escape, is_object, leaves, lookup, pointer_of, walk
+from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, walk
 
-__all__ = ["ProviderCheck", "check_document", "form_id_problem", "leaf_keypad", "read_json"]
+__all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", "read_json"]
 
 # A provider's own checks of a form document: (JSON pointer, message) for each problem found.
 ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
-ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers"})
+ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm"})
 
 
 MAX_SPEECH = 3000
+# A conditional branch or condition: its `required` may name the enclosing object's fields (forms.check_logic).
+_BRANCH = re.compile(r"/(if|then|else)$|/dependentSchemas/[^/]+$")
 
 
 class _Object(dict[str, Any]):
@@ -74,11 +78,6 @@ def _duplicates(node: Any, pointer: str, source: str) -> Iterator[FormProblem]:
             yield from _duplicates(item, f"{pointer}/{index}", source)
 
 
-def leaf_keypad(leaf: Leaf) -> tuple[Keypad | None, list[tuple[str, str]]]:
-    """Return the leaf's keypad and its mapping problems (an enclosing x-dtmf false turns it off)."""
-    return (None, []) if leaf.keypad_off and "x-dtmf" not in leaf.schema else derive_keypad(leaf.schema)
-
-
 @functools.cache
 def _vocabulary() -> Draft202012Validator:
     schema = json.loads((Path(__file__).parent / "form_vocabulary.json").read_text(encoding="utf-8"))
@@ -86,22 +85,33 @@ def _vocabulary() -> Draft202012Validator:
 
 
 def check_document(document: Any, source: str, provider_check: ProviderCheck | None = None) -> list[FormProblem]:
-    """Return every problem of a form document (never raises); `provider_check` adds the provider's own."""
+    """Return every problem of a form document, errors then warnings (never raises); `provider_check` adds the
+    provider's own."""
     if not isinstance(document, dict):
         return [FormProblem(source, "", "a form must be a JSON object (an object schema)")]
     messages = _vocabulary_problems(document) + _structure_problems(document) + _call_problems(document)
-    if provider_check is not None:
-        messages += provider_check(document)
     broken = bool(messages)
-    try:
-        messages += _field_problems(document)
-    except RefError as exc:
-        messages.append((str(exc.args[0]), str(exc.args[1])))
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
-        if not broken:  # otherwise a consequence of the problems already found
-            messages.append(("", f"cannot check the fields: {exc!r}"))
-    unique = dict.fromkeys(messages)
-    return [FormProblem(source, pointer, message) for pointer, message in unique]
+    for check in (provider_check, _field_problems):
+        try:
+            messages += check(document) if check is not None else []
+        except RefError as exc:
+            messages.append((str(exc.args[0]), str(exc.args[1])))
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+            if not broken:  # otherwise a consequence of the problems already found
+                messages.append(("", f"cannot check the fields: {exc!r}"))
+    warnings: list[tuple[str, str]] = []
+    if not broken:  # the fields can be read: warn about them too, even next to errors
+        try:
+            warnings = warnings_of(document, leaves(document))
+        except (RefError, TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError):
+            warnings = []  # the errors above say why
+    return [FormProblem(source, pointer, message) for pointer, message in dict.fromkeys(messages)] + \
+        [FormProblem(source, pointer, message, "warning") for pointer, message in dict.fromkeys(warnings)]
+
+
+def errors_only(problems: list[FormProblem]) -> list[FormProblem]:
+    """The problems that stop a form from loading (not the warnings)."""
+    return [problem for problem in problems if problem.severity == "error"]
 
 
 def _vocabulary_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
@@ -138,9 +148,9 @@ def _structure_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         if "$dynamicRef" in schema:
             found.append((f"{pointer}/$dynamicRef", "$dynamicRef is not supported; use a local $ref"))
         properties, required = schema.get("properties"), schema.get("required")
-        if isinstance(properties, dict) and isinstance(required, list):
+        if isinstance(properties, dict) and isinstance(required, list) and not _BRANCH.search(pointer):
             found += [(f"{pointer}/required/{i}", f"required {name!r} is not in properties")
-                      for i, name in enumerate(required) if name not in properties]
+                      for i, name in enumerate(required) if isinstance(name, str) and name not in properties]
         if isinstance(properties, dict):
             found += [(f"{pointer}/properties/{escape(n)}", "a property name may not be empty or contain '.'")
                       for n in properties if not n or "." in n]
@@ -160,11 +170,17 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
     dtmf = document.get("x-dtmf")
     intro = dtmf.get("intro", DTMF_DEFAULTS["intro"]) if isinstance(dtmf, dict) else DTMF_DEFAULTS["intro"]
-    for leaf in leaves(document):
+    fields = leaves(document)
+    found += logic_problems(document, fields)
+    decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
+    for leaf in fields:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]
         if keypad is None:
             continue
+        if decline and keypad.terminator == decline:
+            found.append((leaf.at("x-dtmf") + "/terminator", f"{decline} ends this entry and declines a question "
+                                                             "(x-dtmf.decline_key): pick another terminator"))
         prompt = prompt_of(leaf.schema, leaf.path)
         length = len(speak_payload(keypad, leaf.schema, prompt, str(intro)))
         if length > MAX_SPEECH and len(prompt) <= MAX_SPEECH:  # a longer x-prompt is the vocabulary's to report

@@ -1,7 +1,7 @@
 """Keypad digits back into a field's typed value: menus, yes/no, numbers, digit strings, dates and times.
 
-Times typed on the keypad become `HH:MM:00Z`: the jsonschema format checker (RFC 3339) insists on an offset
-and the keypad cannot know the caller's, so `Z` is nominal.
+Times typed on the keypad become `HH:MM:00`, local to the call like a spoken time: the keypad cannot know the
+caller's offset, and survey-bot never invents one.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from survey_bot.errors import DigitsError
-from survey_bot.forms.answers import schema_error
 from survey_bot.forms.keypad import Keypad, bound, fmt_number, types_of
 from survey_bot.forms.model import Field
 from survey_bot.forms.phrases import span
+from survey_bot.forms.validation import schema_error
 
 __all__ = ["parse_digits", "parse_keypad"]
 
@@ -110,4 +110,4 @@ def _time(keys: str, fail: Fail) -> str:
         raise fail(f"{keys[:2]} is not an hour (00-23)")
     if int(keys[2:]) > 59:
         raise fail(f"{keys[2:]} is not a minute (00-59)")
-    return f"{keys[:2]}:{keys[2:]}:00Z"
+    return f"{keys[:2]}:{keys[2:]}:00"

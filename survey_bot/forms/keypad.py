@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Keypad", "bound", "derive_keypad", "fmt_number", "high_bound", "low_bound", "types_of", "valid_digits"]
+from survey_bot.forms.schema_walk import Leaf
+
+__all__ = ["Keypad", "bound", "derive_keypad", "fmt_number", "high_bound", "leaf_keypad", "low_bound", "types_of",
+           "valid_digits"]
 
 Kind = Literal["menu", "boolean", "digits", "date", "time"]
 
@@ -88,6 +91,11 @@ def derive_keypad(schema: Mapping[str, Any]) -> tuple[Keypad | None, Problems]:
     if not explicit:
         return derived, []
     return _explicit_digits(schema, derived, explicit)
+
+
+def leaf_keypad(leaf: Leaf) -> tuple[Keypad | None, Problems]:
+    """Return the leaf's keypad and its mapping problems (an enclosing x-dtmf false turns it off)."""
+    return (None, []) if leaf.keypad_off and "x-dtmf" not in leaf.schema else derive_keypad(leaf.schema)
 
 
 def _menu_values(schema: Mapping[str, Any]) -> list[Any] | None:
@@ -186,6 +194,14 @@ def _explicit_digits(
 
 
 def _length_problems(schema: Mapping[str, Any], kind: Kind, low: int, high: int) -> Problems:
+    """Digit counts that cannot work, worded in the terms the user wrote (the pattern before derived bounds)."""
+    lengths, pattern = _pattern_lengths(schema), schema.get("pattern")
+    if lengths and kind == "digits":
+        takes = f"exactly {lengths[0]}" if lengths[0] == lengths[1] else f"{lengths[0]} to {lengths[1]}"
+        if lengths[0] > high:
+            return [("/max_digits", f"max_digits {high} is too few: pattern {pattern} takes {takes} digits")]
+        if lengths[1] < low:
+            return [("/min_digits", f"min_digits {low} is too many: pattern {pattern} takes {takes} digits")]
     if low > high:
         return [("/min_digits", f"min_digits {low} is more than max_digits {high}")]
     if kind in ("date", "time"):
@@ -196,11 +212,25 @@ def _length_problems(schema: Mapping[str, Any], kind: Kind, low: int, high: int)
     maximum = high_bound(schema)
     if maximum is not None and types_of(schema) & {"integer", "number"} and _width(maximum) > high:
         return [("/max_digits", f"max_digits {high} cannot hold the maximum {maximum}")]
-    lengths = _pattern_lengths(schema)
-    if lengths and (lengths[0] > high or lengths[1] < low):
-        span = f"{lengths[0]}" if lengths[0] == lengths[1] else f"{lengths[0]} to {lengths[1]}"
-        return [("/max_digits", f"{low} to {high} digits cannot match the pattern's {span} digits")]
+    if not lengths and isinstance(pattern, str) and not _digits_can_match(pattern, low, high):
+        return [("", f"no entry of {low} to {high} digits matches pattern {pattern}: the keypad types only digits "
+                     "(use x-dtmf false, or a pattern of digits)")]
     return []
+
+
+def _digits_can_match(pattern: str, low: int, high: int) -> bool:
+    """Whether some string of `low`..`high` digits can match `pattern` (tried on a few telling digit strings;
+    a pattern that does not compile is the vocabulary's to report)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        return True
+    for length in range(low, min(high, 40) + 1):
+        for digits in ("0" * length, "1" * length, "5" * length, "9" * length, ("1234567890" * 4)[:length],
+                       "2" + "0" * (length - 1)):
+            if compiled.search(digits):
+                return True
+    return False
 
 
 def valid_digits(keypad: Keypad, schema: Mapping[str, Any]) -> str:

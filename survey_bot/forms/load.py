@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from survey_bot.errors import ConfigError, FormError, FormProblem
-from survey_bot.forms.check import ProviderCheck, check_document, form_id_problem, leaf_keypad, read_json
-from survey_bot.forms.model import DTMF_DEFAULTS, VOICE_DEFAULTS, Field, Form
+from survey_bot.forms.check import ProviderCheck, check_document, errors_only, form_id_problem, read_json
+from survey_bot.forms.conditions import build_logic
+from survey_bot.forms.keypad import Keypad, leaf_keypad, types_of
+from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
 from survey_bot.forms.schema_walk import Leaf, leaves
 
@@ -56,30 +58,46 @@ def _claim_numbers(document: Any, path: Path, owners: dict[str, str]) -> list[Fo
 def parse_form(document: Mapping[str, Any], form_id: str, source: str = "<memory>",
                provider_check: ProviderCheck | None = None) -> Form:
     """Check a form document and build its Form (raises FormError with every problem)."""
-    problems = check_document(document, source, provider_check)
+    problems = errors_only(check_document(document, source, provider_check))
     id_problem = form_id_problem(form_id, source)
     if problems or id_problem:
         raise FormError(([id_problem] if id_problem else []) + problems)
     document = json.loads(json.dumps(document))  # a plain copy the caller cannot change under us
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     title = str(document.get("title") or humanize((form_id,)))
+    found = leaves(document)
     return Form(
         form_id=form_id,
         source=source,
         document=document,
         version=hashlib.sha256(canonical.encode()).hexdigest(),
         title=title,
-        fields=tuple(_field(leaf) for leaf in leaves(document)),
+        fields=tuple(_field(leaf) for leaf in found),
         numbers=tuple(document.get("x-numbers", ())),
         voice={**VOICE_DEFAULTS, "greeting": greeting(title), **document.get("x-voice", {})},
         dtmf={**DTMF_DEFAULTS, **document.get("x-dtmf", {})},
+        logic=build_logic(document, [leaf.path for leaf in found]),
+        reask={**REASK_DEFAULTS, **document.get("x-reask", {})},
     )
 
 
 def _field(leaf: Leaf) -> Field:
     title = str(leaf.schema.get("title") or humanize(leaf.path[-1:]))
     prompt = prompt_of(leaf.schema, leaf.path)
-    return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, leaf_keypad(leaf)[0])
+    keypad = leaf_keypad(leaf)[0]
+    return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, keypad,
+                 _confirms(leaf.schema, keypad))
+
+
+def _confirms(schema: Mapping[str, Any], keypad: Keypad | None) -> bool:
+    """Whether keypad digits are read back for a 1 or a 2: x-confirm, by default for dates and for digit
+    strings of 6 or more digits (where one slip of a finger goes unnoticed)."""
+    if keypad is None:
+        return False
+    if isinstance(schema.get("x-confirm"), bool):
+        return bool(schema["x-confirm"])
+    return keypad.kind == "date" or (keypad.kind == "digits" and keypad.min_digits >= 6
+                                     and "string" in types_of(schema))
 
 
 def load_form(path: Path, provider_check: ProviderCheck | None = None) -> Form:
@@ -97,7 +115,7 @@ def load_forms(folder: Path, provider_check: ProviderCheck | None = None) -> dic
 
 def _parse_all(paths: list[Path], provider_check: ProviderCheck | None) -> dict[str, Form]:
     documents, problems = _read_all(paths, provider_check)
-    if problems:
-        raise FormError(problems)
+    if errors_only(problems):
+        raise FormError(errors_only(problems))
     # (already checked above, provider rules included)
     return {path.stem: parse_form(document, path.stem, str(path)) for path, document in documents.items()}

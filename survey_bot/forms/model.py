@@ -7,9 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
+from survey_bot.vocabulary import RESERVED_NAMES
 
-__all__ = ["DTMF_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
+__all__ = ["DECLINED_KEY", "DTMF_DEFAULTS", "REASK_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
+
+# The property the voice AI fills with the optional questions the caller declined (a name no field may take).
+DECLINED_KEY = "declined_questions"
+assert DECLINED_KEY in RESERVED_NAMES
+REASK_DEFAULTS: Mapping[str, Any] = {"max": 1, "fields": "no-keypad"}
 
 VOICE_DEFAULTS: Mapping[str, Any] = {"voice": "Telnyx.KokoroTTS.af", "language": "en"}
 
@@ -17,6 +24,7 @@ VOICE_DEFAULTS: Mapping[str, Any] = {"voice": "Telnyx.KokoroTTS.af", "language":
 DTMF_DEFAULTS: Mapping[str, Any] = {
     "voice": "Telnyx.KokoroTTS.af", "language": "en-US", "maximum_tries": 3, "timeout_millis": 10000,
     "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye.",
+    "decline_key": "*",
 }
 
 
@@ -31,6 +39,7 @@ class Field:
     title: str
     prompt: str
     keypad: Keypad | None
+    confirm: bool = False  # read keypad digits back for a 1 or a 2 (x-confirm)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,17 @@ class Form:
     numbers: tuple[str, ...]
     voice: Mapping[str, Any]
     dtmf: Mapping[str, Any]
+    logic: Logic  # its skip logic: which fields are relevant and required, given the answers so far
+    reask: Mapping[str, Any] = field(default_factory=lambda: dict(REASK_DEFAULTS))  # x-reask
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every field's (dotted) name."""
+        return frozenset(f.name for f in self.fields)
+
+    def relevance(self, answers: Mapping[str, Any], sources: Mapping[str, Any]) -> Relevance:
+        """The relevant and the required fields of one response, given its answers so far (final ones count)."""
+        return self.logic.relevance(answers, sources)
 
     def field(self, name: str) -> Field:
         """Return the field named `name` (dotted); KeyError if the form has none."""

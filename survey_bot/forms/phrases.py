@@ -10,10 +10,14 @@ from typing import Any
 
 from survey_bot.forms.keypad import Keypad, fmt_number, high_bound, low_bound, types_of
 
-__all__ = ["INVALID_PAYLOAD", "greeting", "humanize", "instructions", "prompt_of", "retry_payload", "span",
-           "speak_payload"]
+__all__ = ["CANNOT_DECLINE", "INVALID_PAYLOAD", "decline_hint", "greeting", "humanize", "instructions", "key_name",
+           "prompt_of", "read_back", "reask_greeting", "retry_payload", "span", "speak_payload"]
 
 INVALID_PAYLOAD = "Sorry, that is not a valid answer."
+CANNOT_DECLINE = "this question needs an answer"
+_KEY_NAMES = {"*": "star", "#": "pound"}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
 
 
 def humanize(path: tuple[str, ...]) -> str:
@@ -74,3 +78,39 @@ def greeting(title: str) -> str:
 def retry_payload(reason: str, question: str) -> str:
     """A keypad question asked again after an answer that did not fit (at most Telnyx's 3,000 characters)."""
     return f"Sorry, that was not accepted: {reason}. {question}"[:3000]
+
+
+def key_name(key: str) -> str:
+    """How a key is said: `*` is star, `#` is pound."""
+    return _KEY_NAMES.get(key, key)
+
+
+def decline_hint(key: str) -> str:
+    """Said once in the keypad intro: how to skip an optional question."""
+    return f"To skip a question you would rather not answer, press {key_name(key)}."
+
+
+def reask_greeting(titles: list[str]) -> str:
+    """The AI's opening words when it asks again for what it missed."""
+    names = [f"your {t[:1].lower()}{t[1:]}" for t in titles]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    return f"Sorry, I didn't catch {listed}. Could you say {'it' if len(names) == 1 else 'them'} again?"
+
+
+def read_back(value: Any, keypad: Keypad) -> str:
+    """Read keypad digits back in words, asking for a 1 or a 2."""
+    return f"You entered {_in_words(value, keypad)}. Press 1 if that is right, 2 to enter it again."
+
+
+def _in_words(value: Any, keypad: Keypad) -> str:
+    if keypad.kind == "date" and isinstance(value, str) and len(value) == 10:
+        year, month, day = value.split("-")
+        return f"{_MONTHS[int(month) - 1]} {int(day)}, {year}"
+    if keypad.kind == "time" and isinstance(value, str):
+        return value[:5]
+    if keypad.kind == "boolean":
+        return "yes" if value else "no"
+    if isinstance(value, str) and value.isdigit():
+        return " ".join(value)  # a digit string is read digit by digit
+    return _spoken(value)
+

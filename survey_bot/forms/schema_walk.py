@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["Leaf", "RefError", "escape", "inline", "is_object", "leaves", "lookup", "map_subschemas", "pointer_of",
-           "resolve", "walk"]
+__all__ = ["Leaf", "RefError", "branches", "escape", "inline", "is_object", "leaves", "lookup", "map_subschemas",
+           "nested_objects", "pointer_of", "resolve", "walk"]
 
 _ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
         "unevaluatedItems", "unevaluatedProperties", "contentSchema")
@@ -124,24 +124,79 @@ def is_object(schema: Mapping[str, Any]) -> bool:
     )
 
 
+def nested_objects(document: Any, obj: Mapping[str, Any], pointer: str, prefix: tuple[str, ...],
+                   seen: tuple[str, ...]) -> Iterator[tuple[dict[str, Any], str, tuple[str, ...], tuple[str, ...]]]:
+    """The object schemas an object's `properties` declare ($refs followed): (schema, pointer, path, seen)."""
+    properties = obj.get("properties")
+    for name, sub in (properties.items() if isinstance(properties, dict) else ()):
+        at = f"{pointer}/properties/{escape(name)}"
+        schema, _origins, now_seen = resolve(document, sub, at, seen)
+        if is_object(schema):
+            yield schema, at, (*prefix, name), now_seen
+
+
 def leaves(document: Mapping[str, Any]) -> list[Leaf]:
-    """Return the form's leaf fields depth first in schema order (raises RefError)."""
+    """Return the form's leaf fields depth first in form order (raises RefError): an object's properties in file
+    order, then the fields its conditional branches declare, in the order the branches appear."""
     found: list[Leaf] = []
     _collect(document, document, "", (), True, False, (), found)
     return found
 
 
+def branches(document: Any, obj: Mapping[str, Any], pointer: str,
+             seen: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
+    """An object schema's conditional branches in file order, `then` before `else`: (pointer, the branch schema
+    with its $ref followed, $refs seen) for if/then/else, each dependentSchemas entry, allOf members' branches,
+    and the branches nested in those."""
+    for key in obj:
+        if key == "if":
+            for part in ("then", "else"):
+                if isinstance(obj.get(part), dict):
+                    yield from _branch(document, obj[part], f"{pointer}/{part}", seen)
+        elif key == "dependentSchemas" and isinstance(obj[key], dict):
+            for name, schema in obj[key].items():
+                if isinstance(schema, dict):
+                    yield from _branch(document, schema, f"{pointer}/dependentSchemas/{escape(name)}", seen)
+        elif key == "allOf" and isinstance(obj[key], list):
+            for i, member in enumerate(obj[key]):
+                if isinstance(member, dict):
+                    at = f"{pointer}/allOf/{i}"
+                    resolved, _origins, now_seen = resolve(document, member, at, seen)
+                    yield from branches(document, resolved, at, now_seen)
+
+
+def _branch(document: Any, node: dict[str, Any], at: str,
+            seen: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any], tuple[str, ...]]]:
+    schema, _origins, now_seen = resolve(document, node, at, seen)
+    yield at, schema, now_seen
+    yield from branches(document, schema, at, now_seen)
+
+
 def _collect(document: Any, obj: Mapping[str, Any], pointer: str, prefix: tuple[str, ...],
              required: bool, keypad_off: bool, seen: tuple[str, ...], found: list[Leaf]) -> None:
     wanted: list[Any] = obj["required"] if isinstance(obj.get("required"), list) else []
-    for name, sub in obj["properties"].items():
-        at = f"{pointer}/properties/{escape(name)}"
-        schema, origins, now_seen = resolve(document, sub, at, seen)
-        is_required = required and name in wanted
-        if is_object(schema):
-            off = keypad_off or schema.get("x-dtmf") is False
-            where = origins.get("properties", at)
-            _collect(document, schema, where, (*prefix, name), is_required, off, now_seen, found)
-            continue
-        leaf_schema = inline(document, schema, at, now_seen)
-        found.append(Leaf((*prefix, name), leaf_schema, is_required, at, origins, keypad_off))
+    declared: set[str] = set()
+    properties: Mapping[str, Any] = obj["properties"] if isinstance(obj.get("properties"), dict) else {}
+    for name, sub in properties.items():
+        _field(document, name, sub, f"{pointer}/properties/{escape(name)}", prefix, required and name in wanted,
+               keypad_off, seen, found)
+        declared.add(name)
+    for at, branch, branch_seen in branches(document, obj, pointer, seen):
+        more: Mapping[str, Any] = branch["properties"] if isinstance(branch.get("properties"), dict) else {}
+        for name, sub in more.items():
+            if name not in declared:  # (a branch may narrow a declared field; forms.check compares the two)
+                _field(document, name, sub, f"{at}/properties/{escape(name)}", prefix, False, keypad_off,
+                       branch_seen, found)
+                declared.add(name)
+
+
+def _field(document: Any, name: str, sub: Any, at: str, prefix: tuple[str, ...], required: bool, keypad_off: bool,
+           seen: tuple[str, ...], found: list[Leaf]) -> None:
+    schema, origins, now_seen = resolve(document, sub, at, seen)
+    if is_object(schema):
+        off = keypad_off or schema.get("x-dtmf") is False
+        where = origins.get("properties", at)
+        _collect(document, schema, where, (*prefix, name), required, off, now_seen, found)
+        return
+    leaf_schema = inline(document, schema, at, now_seen)
+    found.append(Leaf((*prefix, name), leaf_schema, required, at, origins, keypad_off))

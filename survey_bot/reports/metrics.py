@@ -5,6 +5,10 @@ Terms, per response and per field (fields in form order; a field is a form's lea
 - A *final answer* is one the caller confirmed: source `ai` (the voice AI's validated result) or `dtmf`
   (the keypad). Source `ai_partial` is provisional and never counts as answered.
 - A *keypad rescue* is a final answer from the keypad: the AI did not get that field right, the keypad did.
+- A field is *relevant* to a response when the form's skip logic (forms.conditions) says it should be asked,
+  given the response's final answers; it is *required* of it when relevant and required statically or by a
+  branch that applies. A field never relevant to a response is *not applicable* to it: not reached, not
+  unanswered, not a breakoff. A *declined* field is one the caller chose not to answer (source `declined`).
 - *Ended* responses are every status but `in_progress`; the funnel and the outcomes count ended
   responses only, so a call appears once it is over and its numbers no longer move.
 - *Connected* responses had someone on the line: every ended status but `failed` (an outbound call
@@ -13,15 +17,15 @@ Terms, per response and per field (fields in form order; a field is a form's lea
   1. `current_field`, the field being asked on the keypad at hang-up, when set; else
   2. the first required field in form order with no answer of any kind (an `ai_partial` answer counts
      here: it shows the AI got past that question before the caller left); else
-  3. the first field in form order without a final answer; else
+  3. the first relevant field in form order without a final answer (or a refusal); else
   4. none (the caller left after every question, e.g. during the closing words).
   Responses with any other status have no breakoff question.
-- A field is *reached* by a response when:
+- A field is *reached* by a response when it is relevant to it and:
   - the response is `completed` or `partial`: always (the whole form was put to the caller);
   - the response is `abandoned`: it has an answer from any source, or was attempted on the keypad, or
     comes before the breakoff question in form order, or is the breakoff question itself;
   - the response is `failed` (never connected): never.
-  Reached = answered by AI + answered on the keypad + unanswered, for every field.
+  Reached = answered by AI + answered on the keypad + declined + unanswered, for every field.
 
 Outcomes, in survey terms: `completed`; `partial` (finished, a required answer missing); `breakoff`
 (status `abandoned`: hung up after the conversation started); `refused` (status `failed` with a hang-up
@@ -31,12 +35,13 @@ cause of no answer, busy or rejected: the person did not take the call); `failed
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from survey_bot.vocabulary import FINAL_SOURCES, OUTCOMES, REFUSAL_CAUSES
+from survey_bot.forms.conditions import Relevance
+from survey_bot.vocabulary import DECLINED, FINAL_SOURCES, OUTCOMES, REFUSAL_CAUSES
 
 __all__ = [
     "FINAL_SOURCES",
@@ -45,6 +50,7 @@ __all__ = [
     "FieldStats",
     "Funnel",
     "OutcomeCounts",
+    "RelevanceRule",
     "ResponseRecord",
     "Timing",
     "breakoff_question",
@@ -68,6 +74,17 @@ class FieldLike(Protocol):
 
     @property
     def required(self) -> bool: ...
+
+
+# A form's skip logic: (final answers, sources) -> the relevant and the required fields (Form.relevance fits).
+RelevanceRule = Callable[[Mapping[str, Any], Mapping[str, Any]], Relevance]
+
+
+def relevance_of(record: ResponseRecord, fields: Sequence[FieldLike], rule: RelevanceRule | None) -> Relevance:
+    """The record's relevant and required fields (without skip logic: every field, the statically required)."""
+    if rule is not None:
+        return rule(record.answers, record.sources)
+    return Relevance(frozenset(f.name for f in fields), frozenset(f.name for f in fields if f.required))
 
 
 @dataclass(frozen=True)
@@ -106,30 +123,34 @@ class ResponseRecord:
         return any(attempt.get("field") == name for attempt in self.keypad_attempts)
 
 
-def breakoff_question(record: ResponseRecord, fields: Sequence[FieldLike]) -> str | None:
+def breakoff_question(record: ResponseRecord, fields: Sequence[FieldLike],
+                      rule: RelevanceRule | None = None) -> str | None:
     """Return the field an abandoned caller left at (see the module docstring), else None."""
     if record.status != "abandoned":
         return None
     if record.current_field:
         return record.current_field
+    relevance = relevance_of(record, fields, rule)
     for candidate in fields:
-        if candidate.required and candidate.name not in record.sources:
+        if candidate.name in relevance.required and candidate.name not in record.sources:
             return candidate.name
     for candidate in fields:
-        if not record.final(candidate.name):
+        if candidate.name in relevance.relevant and not record.final(candidate.name) \
+                and record.sources.get(candidate.name) != DECLINED:
             return candidate.name
     return None
 
 
-def reached_fields(record: ResponseRecord, fields: Sequence[FieldLike]) -> set[str]:
+def reached_fields(record: ResponseRecord, fields: Sequence[FieldLike], rule: RelevanceRule | None = None) -> set[str]:
     """Return the names of the fields `record` reached (see the module docstring)."""
-    names = [f.name for f in fields]
+    relevant = relevance_of(record, fields, rule).relevant
+    names = [f.name for f in fields if f.name in relevant]
     if record.status in ("completed", "partial"):
         return set(names)
     if record.status != "abandoned":
         return set()
     reached = {n for n in names if n in record.sources or record.keypad_tried(n)}
-    stop = breakoff_question(record, fields)
+    stop = breakoff_question(record, fields, rule)
     cut = names.index(stop) + 1 if stop in names else (len(names) if stop is None else 0)
     return reached | set(names[:cut])
 
@@ -144,11 +165,13 @@ class FieldStats:
     by_keypad: int = 0
     keypad_tried: int = 0
     breakoffs: int = 0
+    declined: int = 0
+    not_applicable: int = 0  # connected calls the field was never relevant to
 
     @property
     def unanswered(self) -> int:
-        """Calls that reached the field and left without a final answer."""
-        return self.reached - self.by_ai - self.by_keypad
+        """Calls that reached the field and left without a final answer (or a refusal)."""
+        return self.reached - self.by_ai - self.by_keypad - self.declined
 
 
 @dataclass(frozen=True)
@@ -161,25 +184,31 @@ class Funnel:
     breakoff_unknown: int = 0  # abandoned calls whose breakoff question is none or not in this form
 
 
-def funnel(records: Iterable[ResponseRecord], fields: Sequence[FieldLike]) -> Funnel:
-    """Count, for each field in form order, calls reaching it, answering it by AI or keypad, leaving at it."""
-    counts = {f.name: {"reached": 0, "by_ai": 0, "by_keypad": 0, "keypad_tried": 0, "breakoffs": 0}
-              for f in fields}
+def funnel(records: Iterable[ResponseRecord], fields: Sequence[FieldLike],
+           rule: RelevanceRule | None = None) -> Funnel:
+    """Count, for each field in form order, calls reaching it, answering it by AI or keypad, declining it,
+    leaving at it, and the connected calls it did not apply to (`rule`: the form's skip logic)."""
+    counts = {f.name: dict.fromkeys(("reached", "by_ai", "by_keypad", "keypad_tried", "breakoffs", "declined",
+                                     "not_applicable"), 0) for f in fields}
     calls = connected = unknown = 0
     for record in records:
         if not record.ended:
             continue
         calls += 1
         connected += record.status != "failed"
-        reached = reached_fields(record, fields)
-        for name in reached:
+        if record.status != "failed":
+            relevant = relevance_of(record, fields, rule).relevant
+            for name in counts.keys() - relevant:
+                counts[name]["not_applicable"] += 1
+        for name in reached_fields(record, fields, rule):
             row = counts[name]
             row["reached"] += 1
             source = record.sources.get(name)
             row["by_ai"] += source == "ai"
             row["by_keypad"] += source == "dtmf"
+            row["declined"] += source == DECLINED
             row["keypad_tried"] += record.keypad_tried(name)
-        stop = breakoff_question(record, fields)
+        stop = breakoff_question(record, fields, rule)
         if stop in counts:
             counts[stop]["breakoffs"] += 1
         elif record.status == "abandoned":

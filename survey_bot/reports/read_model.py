@@ -18,9 +18,11 @@ from sqlalchemy.orm import defer
 from survey_bot.errors import FormError
 from survey_bot.forms.model import Form, FormCatalog
 from survey_bot.forms.schema_walk import leaves
+from survey_bot.reports import metrics
 from survey_bot.reports.export import ResponseFilter, keyset_after
 from survey_bot.reports.views import (
     AnswerEntry,
+    AnswerState,
     CommandEntry,
     EventEntry,
     FormSummary,
@@ -33,6 +35,7 @@ from survey_bot.reports.views import (
 from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Command, FormVersion, Response, WebhookEvent
 from survey_bot.utc import as_utc
+from survey_bot.vocabulary import AI_PARTIAL, DECLINED, FINAL_SOURCES
 
 __all__ = ["CursorError", "answer_entries", "decode_cursor", "encode_cursor", "forms_overview", "response_detail",
            "response_page"]
@@ -136,14 +139,37 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
-def answer_entries(form: Form | None, answers: Mapping[str, Any], sources: Mapping[str, Any],
-                   times: Mapping[str, Any]) -> list[AnswerEntry]:
-    """Every field of the form, answered or not, in form order; then answers to fields the form no longer has."""
+def answer_entries(form: Form | None, response: Response) -> list[AnswerEntry]:
+    """Every field of the form, answered or not, in form order, with whether the form's skip logic asks it of
+    this response; then answers to fields the form no longer has."""
+    answers, sources, times = response.answers, response.sources, response.answer_times
+    provenance = response.provenance if isinstance(response.provenance, dict) else {}
     fields = list(form.fields) if form is not None else []
     titles = {f.name: f.title for f in fields}
+    relevance = metrics.relevance_of(metrics.ResponseRecord("", "", answers=answers, sources=sources), fields,
+                                     form.relevance if form is not None else None)
     names = [f.name for f in fields] + [name for name in answers if name not in titles]
-    return [AnswerEntry(name=name, title=titles.get(name, name), value=answers.get(name), answered=name in answers,
-                        source=_text(sources.get(name)), at=_text(times.get(name))) for name in names]
+    entries = []
+    for name in names:
+        relevant = name in relevance.relevant or name not in titles
+        source = _text(sources.get(name))
+        heard: dict[str, Any] = provenance[name] if isinstance(provenance.get(name), dict) else {}
+        entries.append(AnswerEntry(
+            name=name, title=titles.get(name, name), value=answers.get(name), answered=name in answers,
+            state=_state(relevant, source), relevant=relevant, required=name in relevance.required, source=source,
+            at=_text(times.get(name)), attempt=_text(heard.get("attempt")),
+            turn=heard["turn"] if isinstance(heard.get("turn"), int) else None))
+    return entries
+
+
+def _state(relevant: bool, source: str | None) -> AnswerState:
+    if not relevant:
+        return "not_applicable"
+    if source in FINAL_SOURCES:
+        return "answered"
+    if source == AI_PARTIAL:
+        return "partial"
+    return "declined" if source == DECLINED else "unanswered"
 
 
 def _text(value: Any) -> str | None:
@@ -163,7 +189,7 @@ async def response_detail(session: AsyncSession, catalog: FormCatalog, response_
     return ResponseDetail(
         **_summary(response, version),
         form_title=form.title if form is not None else response.form_id,
-        fields=answer_entries(form, response.answers, response.sources, response.answer_times),
+        fields=answer_entries(form, response),
         answered_at=_utc(response.answered_at), ended_at=_utc(response.ended_at),
         updated_at=as_utc(response.updated_at), ai_status=response.ai_status, hangup_cause=response.hangup_cause,
         hangup_source=response.hangup_source, keypad_attempts=_listed(response.keypad_attempts),

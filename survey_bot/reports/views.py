@@ -12,6 +12,7 @@ from survey_bot.reports.metrics import completion_rate
 
 __all__ = [
     "AnswerEntry",
+    "AnswerState",
     "CommandEntry",
     "EventEntry",
     "FormList",
@@ -97,15 +98,27 @@ class ResponsePage(BaseModel):
     next_cursor: str | None
 
 
+AnswerState = Literal["answered", "partial", "declined", "not_applicable", "unanswered"]
+
+
 class AnswerEntry(BaseModel):
     """One field of the form as a response holds it, in form order (fields no longer in the form last)."""
 
     name: str
     title: str
     value: Any = None
-    answered: bool
+    answered: bool = Field(description="a value is stored (shown empty in exports when not applicable)")
+    state: AnswerState = Field(
+        description="answered: a final answer (AI or keypad); partial: only a partial AI result; declined: the "
+                    "caller chose not to answer; not_applicable: the form's skip logic does not ask it of this "
+                    "response (a stored value is kept but not exported); unanswered: none of these")
+    relevant: bool = Field(description="the form's skip logic asks this field of this response")
+    required: bool = Field(description="required of this response (statically, or by a condition that holds)")
     source: str | None
     at: str | None = Field(description="when it was heard (the event's time, ISO 8601)")
+    attempt: str | None = Field(None, description="which gather heard it: ai (the first AI gather), reask N (a "
+                                                  "targeted AI re-ask), keypad N (keypad try N)")
+    turn: int | None = Field(None, description="for AI answers, the index of the last transcript turn then")
 
 
 class EventEntry(BaseModel):

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from survey_bot.errors import DigitsError
-from survey_bot.forms.answers import nest, validate_field
+from survey_bot.forms.answers import validate_field
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Field, Form
+from survey_bot.forms.validation import nest
 from survey_bot.web.live import show_value
 
 __all__ = ["Sample", "example_document", "question", "samples"]

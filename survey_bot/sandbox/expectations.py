@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from survey_bot.sandbox.scenario_file import Expectation
+from survey_bot.vocabulary import DECLINED
 
 __all__ = ["NO_ANSWER", "Mismatch", "compare"]
 
@@ -47,4 +48,7 @@ def compare(expect: Expectation, observed: Observed) -> list[Mismatch]:
                 found.append(Mismatch(f"{key}.{name}", value, actual))
     if expect.asked_on_keypad is not None and list(expect.asked_on_keypad) != observed.asked_on_keypad:
         found.append(Mismatch("asked_on_keypad", list(expect.asked_on_keypad), observed.asked_on_keypad))
+    declined = sorted(name for name, source in observed.sources.items() if source == DECLINED)
+    if expect.declined is not None and sorted(expect.declined) != declined:
+        found.append(Mismatch("declined", sorted(expect.declined), declined))
     return found

@@ -50,6 +50,7 @@ class Expectation:
     answers: Mapping[str, Any] | None = None
     sources: Mapping[str, str] | None = None
     asked_on_keypad: tuple[str, ...] | None = None
+    declined: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,9 @@ def _form_problems(data: Mapping[str, Any], form: Form) -> Iterator[tuple[str, s
         for j, name in enumerate(expect.get("asked_on_keypad", [])):
             if name not in keypad:
                 yield f"{at}/expect/asked_on_keypad/{j}", f"{name!r} is not a keypad field of the form"
+        for j, name in enumerate(expect.get("declined", [])):
+            if name not in names:
+                yield f"{at}/expect/declined/{j}", f"{name!r} is not a field of the form"
 
 
 def _unknown(values: Mapping[str, Any], form: Form, names: set[str]) -> list[str]:
@@ -199,7 +203,8 @@ def _call(call: Mapping[str, Any], pointer: str, form: Form) -> ScenarioCall:
         status=expect.get("status"),
         answers=_flat(expect["answers"], form) if "answers" in expect else None,
         sources=_flat(expect["sources"], form) if "sources" in expect else None,
-        asked_on_keypad=tuple(expect["asked_on_keypad"]) if "asked_on_keypad" in expect else None)
+        asked_on_keypad=tuple(expect["asked_on_keypad"]) if "asked_on_keypad" in expect else None,
+        declined=frozenset(expect["declined"]) if "declined" in expect else None)
     return ScenarioCall(call["name"], pointer, outbound, scenario, expectation)
 
 

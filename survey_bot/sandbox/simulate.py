@@ -42,6 +42,7 @@ class CallOutcome:
     hangup_cause: str | None = None
     answers: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
     asked_on_keypad: list[str] = field(default_factory=list)
     keypad_attempts: list[Any] = field(default_factory=list)
     transcript_turns: int = 0
@@ -142,6 +143,7 @@ async def _read(stack: Stack, response_id: str, outcome: CallOutcome) -> None:
     outcome.response_id, outcome.status, outcome.hangup_cause = response.id, response.status, response.hangup_cause
     outcome.from_number, outcome.to_number = response.from_number, response.to_number
     outcome.answers, outcome.sources = dict(response.answers), dict(response.sources)
+    outcome.provenance = dict(response.provenance)
     outcome.keypad_attempts = list(response.keypad_attempts)
     outcome.transcript_turns = len(response.message_history) if isinstance(response.message_history, list) else 0
     outcome.asked_on_keypad = list(dict.fromkeys(step.split(":")[1] for step in steps))

@@ -20,14 +20,22 @@ def describe(outcome: CallOutcome) -> list[str]:
     cause = f", hang-up cause {outcome.hangup_cause}" if outcome.hangup_cause else ""
     lines.append(f"   form {outcome.form_id}, from {outcome.from_number}, to {outcome.to_number}, "
                  f"status {str(outcome.status).upper()}{cause}")
-    for name, value in outcome.answers.items():
-        source = SOURCE_NAMES.get(outcome.sources.get(name, ""), "?")
-        lines.append(f"   {name:<24} {_shown(value):<40} ({source})")
+    for name, source in outcome.sources.items():
+        said = _shown(outcome.answers[name]) if name in outcome.answers else "-"
+        attempt = (outcome.provenance.get(name) or {}).get("attempt")
+        how = SOURCE_NAMES.get(source, "?") + (f", {attempt}" if isinstance(attempt, str) and
+                                                attempt.startswith("reask") else "")
+        lines.append(f"   {name:<24} {said:<40} ({how})")
     for attempt in outcome.keypad_attempts:
         if isinstance(attempt, dict):
             note = f" - {attempt['error']}" if attempt.get("error") else ""
-            lines.append(f"   keypad: {attempt.get('field')} -> {attempt.get('status')} "
-                         f"{attempt.get('digits', '')!r}{note}")
+            digits = str(attempt.get("digits", ""))
+            if attempt.get("kind") == "confirm":
+                meaning = {"1": " (right)", "2": " (enter it again)"}.get(digits.rstrip("#"), "")
+                lines.append(f"   keypad: {attempt.get('field')} read back -> {attempt.get('status')} "
+                             f"{digits!r}{meaning}")
+                continue
+            lines.append(f"   keypad: {attempt.get('field')} -> {attempt.get('status')} {digits!r}{note}")
     if outcome.transcript_turns:
         lines.append(f"   transcript: {outcome.transcript_turns} turns")
     if outcome.checked:

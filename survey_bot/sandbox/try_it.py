@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from survey_bot.forms.answers import nest
 from survey_bot.forms.model import Form
+from survey_bot.forms.validation import nest
 from survey_bot.sandbox.examples import example_document, question, rescued_field, samples
 from survey_bot.sandbox.expectations import Mismatch
 from survey_bot.sandbox.scenario_file import load_scenario_document, parse_scenario

@@ -4,6 +4,10 @@ A list script is played one entry per command, whatever the field (the oldest sc
 is played as Telnyx plays a gather: within one command, a timeout or an invalid entry repeats the prompt while
 `maximum_tries` remain; the gather ends on digits, or on the last try with that try's outcome. The field a
 prompt asks for is read from survey-bot's client_state (`f`).
+
+A read-back ("You entered March 5, 1984. Press 1 if that is right, 2 to enter it again.") takes the field's
+next entry when that entry is a 1 or a 2; otherwise the caller presses 1 without using an entry (a list script
+always confirms).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ __all__ = ["play_keypad"]
 
 def play_keypad(call: Call, body: Mapping[str, Any]) -> Reaction:
     """Answer one keypad prompt as the script says."""
-    scenario, field = call.scenario, _asked_field(body)
+    scenario, (field, kind) = call.scenario, _asked(body)
+    if kind == "confirm":
+        return _ended(call, _confirmation(call, field))
     first = not call.keypad_asked
     call.keypad_asked = True
     if (scenario.hangup == "before_keypad" and first) or scenario.hangup == ("keypad_field", field) \
@@ -63,11 +69,29 @@ def _caller_left(call: Call) -> Reaction:
     return Reaction(ended + hang_up(call, "normal_clearing", by_person=True))
 
 
-def _asked_field(body: Mapping[str, Any]) -> str | None:
-    """The field survey-bot asks for, from its client_state ({"f": name}), if it says."""
+def _confirmation(call: Call, field: str | None) -> KeypadEntry:
+    """The caller's answer to a read-back: the field's next entry if it is a 1 or a 2, else a 1."""
+    if isinstance(call.scenario.keypad, list) or field is None:
+        return "1"
+    entries = call.scenario.keypad.get(field, [])
+    position = call.keypad_positions.get(field, 0)
+    entry = entries[position] if position < len(entries) else None
+    if isinstance(entry, str) and entry.rstrip("#") in ("1", "2"):
+        call.keypad_positions[field] = position + 1
+        return entry
+    if isinstance(entry, KeypadHangup):
+        call.keypad_positions[field] = position + 1
+        return entry
+    return "1"
+
+
+def _asked(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The field survey-bot asks for and the kind of prompt (keypad, confirm), from its client_state."""
     try:
         state = json.loads(base64.b64decode(str(body.get("client_state") or ""), validate=True))
     except (binascii.Error, ValueError):
-        return None
-    field = state.get("f") if isinstance(state, dict) else None
-    return field if isinstance(field, str) else None
+        return None, None
+    if not isinstance(state, dict):
+        return None, None
+    field, kind = state.get("f"), state.get("s")
+    return (field if isinstance(field, str) else None), (kind if isinstance(kind, str) else None)

@@ -67,6 +67,13 @@ class Response(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Skip logic, re-asks, read-backs (migration 0004): see flow.state.CallState.
+    provenance: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    keypad_done: Mapped[list[Any]] = mapped_column(server_default="[]")
+    reasks: Mapped[int] = mapped_column(Integer, server_default="0")
+    ai_ended: Mapped[int] = mapped_column(Integer, server_default="0")
+    readback: Mapped[dict[str, Any] | None]
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebhookEvent(Base):

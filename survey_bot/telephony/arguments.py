@@ -4,58 +4,96 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from survey_bot.flow.state import Command
 from survey_bot.forms.keypad import valid_digits
 from survey_bot.forms.model import Field, Form
-from survey_bot.forms.phrases import INVALID_PAYLOAD, retry_payload, speak_payload
-from survey_bot.forms.schema_walk import inline, map_subschemas
+from survey_bot.forms.phrases import (
+    INVALID_PAYLOAD,
+    decline_hint,
+    read_back,
+    reask_greeting,
+    retry_payload,
+    speak_payload,
+)
+from survey_bot.forms.voice_schema import reask_parameters, voice_parameters
 from survey_bot.telephony.envelope import encode_client_state
 
-__all__ = ["ai_gather_arguments", "speak_gather_arguments", "telnyx_request"]
+__all__ = ["ai_gather_arguments", "confirm_arguments", "speak_gather_arguments", "telnyx_request"]
 
 AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant")
 
 
-def _strip(schema: Any, _pointer: str = "") -> Any:
-    """Drop x- keys and $-keywords at schema positions (a property named `x-ray` stays)."""
-    if not isinstance(schema, dict):
-        return schema
-    kept = {k: v for k, v in schema.items() if not k.startswith(("x-", "$"))}
-    return map_subschemas(kept, _strip, _pointer)
+MAX_HISTORY = 100  # transcript turns a re-ask carries (a survey call has a few dozen)
+MAX_TURN = 4000  # characters of one turn
 
 
-def ai_gather_arguments(form: Form) -> dict[str, Any]:
-    """Return keyword arguments for `calls.actions.gather_using_ai` (the caller adds ids and state)."""
-    parameters = _strip(inline(form.document, copy.deepcopy(dict(form.document))))
-    arguments: dict[str, Any] = {
-        "parameters": parameters,
-        "send_partial_results": True,
-        "send_message_history_updates": True,
-    }
+def ai_gather_arguments(form: Form, reask: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return keyword arguments for `calls.actions.gather_using_ai` (the caller adds ids and state): the whole
+    form, or for a re-ask (`reask`: the command's details) only the fields still wanted, seeded with the
+    transcript so far and opening with a short apology naming what was missed."""
+    arguments: dict[str, Any] = {"send_partial_results": True, "send_message_history_updates": True}
     arguments.update({k: copy.deepcopy(form.voice[k]) for k in AI_KEYS if k in form.voice})
+    if reask is None:
+        return {"parameters": voice_parameters(form), **arguments}
+    names = [str(name) for name in reask.get("fields", ())]
+    arguments["parameters"] = reask_parameters(form, names, [str(n) for n in reask.get("required", ())])
+    arguments["greeting"] = reask_greeting([form.field(name).title for name in names])
+    arguments["message_history"] = _history(reask.get("history"))
     return arguments
 
 
-def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False) -> dict[str, Any]:
-    """Return keyword arguments for `calls.actions.gather_using_speak` asking one field on the keypad."""
+def _history(turns: Any) -> list[dict[str, str]]:
+    """The stored transcript as Telnyx takes it: {role: assistant|user, content} only, the newest turns."""
+    kept = [{"role": t["role"], "content": t["content"][:MAX_TURN]} for t in turns if isinstance(t, dict)
+            and t.get("role") in ("assistant", "user") and isinstance(t.get("content"), str)] \
+        if isinstance(turns, list) else []
+    return kept[-MAX_HISTORY:]
+
+
+def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False,
+                           declinable: bool = False) -> dict[str, Any]:
+    """Return keyword arguments for `calls.actions.gather_using_speak` asking one field on the keypad; a
+    declinable field also takes the decline key as the whole entry."""
     keypad = field.keypad
     if keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
+    key = str(form.dtmf.get("decline_key") or "")
+    opening = form.dtmf["intro"] if intro else None
+    if opening and key and any(f.keypad is not None and f.name in form.logic.never_required for f in form.fields):
+        opening = f"{opening} {decline_hint(key)}"
+    digits = valid_digits(keypad, field.schema)
+    declining = declinable and bool(key)
+    arguments = _keypad_prompt(form, speak_payload(keypad, field.schema, field.prompt, opening),
+                               digits + key if declining and key not in digits else digits,
+                               1 if declining else keypad.min_digits, keypad.max_digits)
+    if keypad.terminator:
+        arguments["terminating_digit"] = keypad.terminator
+    return arguments
+
+
+def confirm_arguments(form: Form, field: Field, value: Any) -> dict[str, Any]:
+    """Return `gather_using_speak` arguments reading a keypad answer back for a 1 (right) or a 2 (again)."""
+    if field.keypad is None:
+        raise ValueError(f"field {field.name!r} has no keypad fallback")
+    return _keypad_prompt(form, read_back(value, field.keypad), "12", 1, 1)
+
+
+def _keypad_prompt(form: Form, payload: str, digits: str, low: int, high: int) -> dict[str, Any]:
+    """The `gather_using_speak` arguments every keypad prompt shares, in the form's keypad voice."""
     arguments: dict[str, Any] = {
-        "payload": speak_payload(keypad, field.schema, field.prompt, form.dtmf["intro"] if intro else None),
+        "payload": payload,
         "voice": form.dtmf["voice"],
         "language": form.dtmf["language"],
-        "valid_digits": valid_digits(keypad, field.schema),
-        "minimum_digits": keypad.min_digits,
-        "maximum_digits": keypad.max_digits,
+        "valid_digits": digits,
+        "minimum_digits": low,
+        "maximum_digits": high,
         "maximum_tries": form.dtmf["maximum_tries"],
         "invalid_payload": INVALID_PAYLOAD,
         "timeout_millis": form.dtmf["timeout_millis"],
     }
-    if keypad.terminator:
-        arguments["terminating_digit"] = keypad.terminator
     if "service_level" in form.dtmf:
         arguments["service_level"] = form.dtmf["service_level"]
     return arguments
@@ -78,9 +116,14 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
     if form is None:
         raise ValueError(f"{command.action}: a form is needed to build its arguments")
     if command.action == "ask_ai":
-        return "gather_using_ai", {**ai_gather_arguments(form), **client_state}
+        return "gather_using_ai", {**ai_gather_arguments(form, details if details.get("fields") else None),
+                                   **client_state}
+    if command.action == "confirm":
+        field = form.field(details["field"])
+        return "gather_using_speak", {**confirm_arguments(form, field, details.get("value")), **client_state}
     if command.action == "ask_keypad":
-        arguments = speak_gather_arguments(form, form.field(details["field"]), intro=bool(details.get("intro")))
+        arguments = speak_gather_arguments(form, form.field(details["field"]), intro=bool(details.get("intro")),
+                                           declinable=bool(details.get("declinable")))
         if details.get("retry"):
             arguments["payload"] = retry_payload(str(details["retry"]), arguments["payload"])
         return "gather_using_speak", {**arguments, **client_state}

@@ -24,6 +24,7 @@ AI = "#1f5fa8"
 KEYPAD = "#b35900"
 NONE = "#6b6b6b"
 BREAKOFF = "#b00020"
+DECLINED_COLOUR = "#7a4fa0"
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,13 @@ class FunnelBar:
     by_ai: int
     by_keypad: int
     breakoffs: int
+    declined: int = 0
+    not_applicable: int = 0
 
     @property
     def unanswered(self) -> int:
-        """Calls that reached the field without a final answer."""
-        return max(self.reached - self.by_ai - self.by_keypad, 0)
+        """Calls that reached the field without a final answer or a refusal."""
+        return max(self.reached - self.by_ai - self.by_keypad - self.declined, 0)
 
 
 def _svg(chart_id: str, title: str, desc: str, height: int, body: str) -> Markup:
@@ -112,8 +115,9 @@ def funnel_chart(chart_id: str, title: str, rows: Sequence[FunnelBar], *, base: 
     parts: list[str] = []
     facts: list[str] = []
     legend_y = TOP
-    legend = ((LABEL_W, AI, "answered by AI"), (LABEL_W + 150, KEYPAD, "answered on keypad"),
-              (LABEL_W + 320, NONE, "unanswered"), (LABEL_W + 445, BREAKOFF, "unanswered, hung up here"))
+    legend = ((LABEL_W, AI, "answered by AI"), (LABEL_W + 140, KEYPAD, "answered on keypad"),
+              (LABEL_W + 300, DECLINED_COLOUR, "declined"), (LABEL_W + 395, NONE, "unanswered"),
+              (LABEL_W + 510, BREAKOFF, "unanswered, hung up here"))
     for lx, colour, name in legend:
         parts.append(f'<rect x="{lx}" y="{legend_y}" width="14" height="14" fill="{colour}"/>'
                      f'<text x="{lx + 20}" y="{legend_y + 12}" class="chart-legend">{name}</text>')
@@ -123,12 +127,15 @@ def funnel_chart(chart_id: str, title: str, rows: Sequence[FunnelBar], *, base: 
         parts.append(f'<rect x="{LABEL_W}" y="{y}" width="{plot}" height="{BAR_H}" class="chart-track"/>')
         x = float(LABEL_W)
         for value, colour, name in ((row.by_ai, AI, "by AI"), (row.by_keypad, KEYPAD, "by keypad"),
+                                    (row.declined, DECLINED_COLOUR, "declined"),
                                     (row.unanswered - row.breakoffs, NONE, "unanswered"),
                                     (row.breakoffs, BREAKOFF, "hung up here")):
             parts.append(_rect(x, y, value * scale, colour, f"{row.label}: {value} {name}"))
             x += value * scale
         text = f"{row.reached} reached · {row.by_ai} AI · {row.by_keypad} keypad"
-        extra = f" · {row.breakoffs} hung up here" if row.breakoffs else ""
+        extra = (f" · {row.declined} declined" if row.declined else "") + \
+            (f" · {row.breakoffs} hung up here" if row.breakoffs else "") + \
+            (f" · {row.not_applicable} n/a" if row.not_applicable else "")
         parts.append(f'<text x="{LABEL_W + plot + 8}" y="{y + BAR_H / 2 - 2:g}" class="chart-value">'
                      f"{escape(f'{row.reached} reached')}</text>")
         emphasis = " chart-breakoff" if row.breakoffs else ""

@@ -117,12 +117,13 @@ async def form_report(db: AsyncSession, catalog: FormCatalog, form_id: str, quer
     columns = [getattr(Response, name) for name in metrics.ResponseRecord.__dataclass_fields__]
     in_range = query.selection(form_id, with_status=False).conditions()
     records = [metrics.ResponseRecord(**row._mapping) for row in (await db.execute(select(*columns).where(*in_range)))]
-    funnel = metrics.funnel(records, form.fields)
+    funnel = metrics.funnel(records, form.fields, form.relevance)
     outcomes = metrics.outcomes(records)
     ai, keypad = metrics.source_share(r for r in records if r.ended)
     titles = {f.name: f.title for f in form.fields}
     funnel_svg = charts.funnel_chart("funnel", f"Per-question funnel of {form.title}", [
-        charts.FunnelBar(titles[row.name], row.reached, row.by_ai, row.by_keypad, row.breakoffs)
+        charts.FunnelBar(titles[row.name], row.reached, row.by_ai, row.by_keypad, row.breakoffs, row.declined,
+                         row.not_applicable)
         for row in funnel.rows], base=funnel.connected)
     outcome_svg = charts.bar_chart("outcomes", f"Outcomes of {form.title}", [
         charts.Bar(OUTCOME_LABELS[name], count, OUTCOME_COLOURS[name]) for name, count in outcomes.counts.items()

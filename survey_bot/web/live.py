@@ -56,7 +56,7 @@ async def _form_of(db: AsyncSession, catalog: FormCatalog, response: Response) -
 
 def call_snapshot(response: Response, form: Form | None) -> dict[str, Any]:
     """A call in progress as the live page shows it: every field (answered or not) and the transcript."""
-    entries = answer_entries(form, response.answers, response.sources, response.answer_times)
+    entries = answer_entries(form, response)
     answers = [{"name": e.name, "title": e.title, "value": show_value(e.value) if e.answered else None,
                 "source": e.source, "source_label": SOURCE_LABELS.get(e.source or "", "")} for e in entries]
     titles = {e.name: e.title for e in entries}

@@ -1,0 +1,137 @@
+"""The keypad phase: what the AI did not get, asked field by field, in form order, among the fields relevant now.
+
+The queue is recomputed after every answer (an answer can make a later question relevant or not). A prompt's
+digits may decline an optional question (the decline key as the whole entry), be refused and asked again while
+`maximum_tries` remain, or, for fields that confirm (x-confirm), be read back for a 1 (right) or a 2 (enter it
+again, counting against the tries); a read-back left unanswered keeps the value as entered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from survey_bot.errors import DigitsError
+from survey_bot.flow.events import Event
+from survey_bot.flow.state import CallState, Command
+from survey_bot.flow.steps import context, event_time, hangup, keep
+from survey_bot.forms.digits import parse_digits
+from survey_bot.forms.model import Form
+from survey_bot.forms.phrases import CANNOT_DECLINE
+from survey_bot.vocabulary import DECLINED, DTMF, FINAL_SOURCES
+
+__all__ = ["ask_next", "give_up", "on_gather_ended", "queue"]
+
+
+def queue(state: CallState, form: Form) -> list[str]:
+    """The fields still to ask on the keypad: relevant now, with a keypad, unanswered, not declined, not done."""
+    relevant = form.relevance(state.answers, state.sources).relevant
+    return [f.name for f in form.fields if f.keypad is not None and f.name in relevant
+            and state.sources.get(f.name) not in (*FINAL_SOURCES, DECLINED) and f.name not in state.keypad_done]
+
+
+def ask_next(state: CallState, form: Form, now: datetime) -> list[Command]:
+    """Ask the next field, or, with nothing left to ask, end the form: closing words if the keypad was used."""
+    if state.ended_at is not None:
+        return []
+    state.keypad_queue = queue(state, form)
+    state.current_field = None
+    if state.keypad_queue:
+        return [_prompt(state, form, state.keypad_queue[0], 1, intro=not state.keypad_attempts)]
+    state.finished_at = state.finished_at or now
+    if state.keypad_attempts and form.dtmf.get("closing"):
+        return [Command("speak", "closing", context(state, s="closing"), {"text": str(form.dtmf["closing"])})]
+    return [hangup(state)]
+
+
+def give_up(state: CallState, form: Form, name: str, now: datetime) -> list[Command]:
+    """The field's keypad turn is over without (another) answer: on to the next one."""
+    state.readback = None
+    if name not in state.keypad_done:
+        state.keypad_done.append(name)
+    return ask_next(state, form, now)
+
+
+def on_gather_ended(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
+    """A keypad prompt ended (its digits, a timeout, a refusal), or a read-back did: decide what comes next."""
+    name, attempt, kind = event.client_state.get("f"), event.client_state.get("n"), event.client_state.get("s")
+    if not isinstance(name, str) or name != state.current_field or kind not in ("keypad", "confirm"):
+        return []
+    if any(a["field"] == name and a["n"] == attempt and a.get("kind", "keypad") == kind
+           for a in state.keypad_attempts):
+        return []  # a redelivery
+    status = str(event.payload.get("status") or "invalid")
+    digits = str(event.payload.get("digits") or "")
+    record: dict[str, Any] = {"field": name, "n": attempt, "status": status, "digits": digits,
+                              "at": event_time(event, now)}
+    if kind == "confirm":
+        record["kind"] = "confirm"
+    state.keypad_attempts.append(record)
+    if status == "call_hangup":
+        return []
+    if kind == "confirm":
+        return _confirmed(state, form, name, status, digits, record, now)
+    if status != "valid":  # Telnyx's own tries are spent: timeout, or keys it refused
+        return give_up(state, form, name, now)
+    return _entered(state, form, name, digits, record, now)
+
+
+def _entered(state: CallState, form: Form, name: str, digits: str, record: dict[str, Any],
+             now: datetime) -> list[Command]:
+    field = form.field(name)
+    tries = _tries(state, name)
+    if _keys(field.keypad.terminator if field.keypad else "", digits) == form.dtmf.get("decline_key", "*"):
+        if name not in form.relevance(state.answers, state.sources).required:
+            keep(state, name, None, DECLINED, record["at"], f"keypad {tries}")
+            return give_up(state, form, name, now)
+        record["error"] = CANNOT_DECLINE
+        return _again(state, form, name, tries, CANNOT_DECLINE, now)
+    try:
+        value = parse_digits(field, digits)
+    except DigitsError as exc:
+        record["error"] = exc.reason
+        return _again(state, form, name, tries, exc.reason, now)
+    if field.confirm:
+        state.readback = {"field": name, "value": value, "n": tries, "at": record["at"]}
+        return [Command("confirm", f"confirm:{name}:{tries}", context(state, s="confirm", f=name, n=tries),
+                        {"field": name, "value": value})]
+    keep(state, name, value, DTMF, record["at"], f"keypad {tries}")
+    return give_up(state, form, name, now)
+
+
+def _confirmed(state: CallState, form: Form, name: str, status: str, digits: str, record: dict[str, Any],
+               now: datetime) -> list[Command]:
+    pending = state.readback
+    if pending is None or pending["field"] != name:
+        return give_up(state, form, name, now)
+    if status == "valid" and digits.rstrip("#") == "2":  # "enter it again"
+        return _again(state, form, name, _tries(state, name), None, now)
+    # a 1, or a read-back left unanswered after Telnyx's repeats: the value stays as entered
+    keep(state, name, pending["value"], DTMF, str(pending["at"]), f"keypad {pending['n']}")
+    return give_up(state, form, name, now)
+
+
+def _again(state: CallState, form: Form, name: str, tries: int, reason: str | None,
+           now: datetime) -> list[Command]:
+    """Ask the field once more while tries remain (a read-back's 2 and refused digits count); else move on."""
+    state.readback = None
+    if tries < int(form.dtmf.get("maximum_tries", 3)):
+        return [_prompt(state, form, name, tries + 1, retry=reason)]
+    return give_up(state, form, name, now)
+
+
+def _tries(state: CallState, name: str) -> int:
+    return sum(1 for a in state.keypad_attempts if a["field"] == name and a.get("kind", "keypad") == "keypad")
+
+
+def _keys(terminator: str, digits: str) -> str:
+    end = terminator or "#"  # Telnyx ends on # unless told otherwise, and may or may not report it
+    return digits[: -len(end)] if digits.endswith(end) else digits
+
+
+def _prompt(state: CallState, form: Form, name: str, attempt: int, *, intro: bool = False,
+            retry: str | None = None) -> Command:
+    state.current_field = name
+    declinable = name not in form.relevance(state.answers, state.sources).required
+    return Command("ask_keypad", f"keypad:{name}:{attempt}", context(state, s="keypad", f=name, n=attempt),
+                   {"field": name, "intro": intro, "retry": retry, "declinable": declinable})

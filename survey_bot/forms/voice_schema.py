@@ -1,0 +1,98 @@
+"""The JSON Schema the voice AI fills (`parameters`): the form without its x- keys, with a way to decline
+optional questions; or, for a targeted re-ask, only the fields still wanted.
+
+By default the conditionals go as written (Telnyx's AI is given the whole schema). `x-voice.conditionals:
+"flatten"` sends every field with the conditionals removed and the conditions described in words in the
+fields' descriptions, for a deployment whose AI refuses them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from survey_bot.forms.condition_words import when_to_ask
+from survey_bot.forms.model import DECLINED_KEY, Field, Form
+from survey_bot.forms.schema_walk import inline, map_subschemas
+
+__all__ = ["reask_parameters", "strip_extensions", "voice_parameters"]
+
+_ANNOTATIONS = ("title", "description")
+
+
+def strip_extensions(schema: Any, _pointer: str = "") -> Any:
+    """Drop x- keys and $-keywords at schema positions (a property named `x-ray` stays)."""
+    if not isinstance(schema, dict):
+        return schema
+    kept = {k: v for k, v in schema.items() if not k.startswith(("x-", "$"))}
+    return map_subschemas(kept, strip_extensions, _pointer)
+
+
+def voice_parameters(form: Form) -> dict[str, Any]:
+    """The whole form for the first AI gather."""
+    document = strip_extensions(inline(form.document, copy.deepcopy(dict(form.document))))
+    if form.voice.get("conditionals") == "flatten" and form.logic.conditional:
+        words = when_to_ask(form)
+        unconditional = [f.name for f in form.fields if f.required and f.name not in form.logic.named]
+        parameters = _object_of(document, form.fields, set(unconditional), words)
+    else:
+        parameters = document
+    return _with_declining(parameters, [f for f in form.fields if f.name in form.logic.never_required])
+
+
+def reask_parameters(form: Form, names: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
+    """Only the named fields (those required of this response marked so), for a targeted re-ask."""
+    document = strip_extensions(inline(form.document, copy.deepcopy(dict(form.document))))
+    wanted, must = set(names), set(required)
+    fields = [f for f in form.fields if f.name in wanted]
+    return _with_declining(_object_of(document, fields, must, {}), [f for f in fields if f.name not in must])
+
+
+def _object_of(document: Mapping[str, Any], fields: Iterable[Field], required: set[str],
+               words: Mapping[str, str]) -> dict[str, Any]:
+    """An object schema holding just these fields (nested objects rebuilt along their paths, keeping the
+    objects' titles and descriptions), no conditionals."""
+    root: dict[str, Any] = {"type": "object", **_annotations(document), "properties": {}}
+    for field in fields:
+        node, source = root, document
+        for depth, key in enumerate(field.path[:-1]):
+            source = _declared(source, key)
+            child = node["properties"].setdefault(key, {"type": "object", **_annotations(source), "properties": {}})
+            inside = ".".join(field.path[:depth + 1]) + "."
+            if key not in node.get("required", ()) and any(name.startswith(inside) for name in required):
+                node.setdefault("required", []).append(key)
+            node = child
+        schema = strip_extensions(copy.deepcopy(dict(field.schema)))
+        if field.name in words:
+            said = str(schema.get("description") or field.title)
+            schema["description"] = f"{said.rstrip('.')}. {words[field.name]}"
+        node["properties"][field.path[-1]] = schema
+        if field.name in required:
+            node.setdefault("required", []).append(field.path[-1])
+    return root
+
+
+def _declared(schema: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    properties = schema.get("properties")
+    found = properties.get(key) if isinstance(properties, Mapping) else None
+    return found if isinstance(found, Mapping) else {}
+
+
+def _annotations(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: schema[k] for k in _ANNOTATIONS if isinstance(schema.get(k), str)}
+
+
+def _with_declining(parameters: dict[str, Any], optional: list[Field]) -> dict[str, Any]:
+    """Let the AI report the optional questions the caller declined (a declined answer is not a missing one)."""
+    if not optional:
+        return parameters
+    properties = dict(parameters.get("properties") or {})
+    properties[DECLINED_KEY] = {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"enum": [f.name for f in optional]},
+        "description": "The optional questions the caller said they would rather not answer, by name. Leave it "
+                       "empty otherwise; never list a question the caller answered.",
+    }
+    return {**parameters, "properties": properties}
