@@ -88,11 +88,12 @@ async def test_sign_in_and_funnel_numbers_match_the_database(stack: Stack, brows
     async with state(stack.app).sessions() as db:
         rows = (await db.execute(select(Response).where(Response.form_id == CLINIC))).scalars().all()
     form = state(stack.app).catalog.forms[CLINIC]
-    expected = metrics.funnel([metrics.ResponseRecord.of(r) for r in rows], form.fields)
+    expected = metrics.funnel([metrics.ResponseRecord.of(r) for r in rows], form.fields, form.relevance)
     for row in expected.rows:
         shown = page.locator(f'#funnel-table tr[data-field="{row.name}"]')
         for column, value in (("reached", row.reached), ("ai", row.by_ai), ("keypad", row.by_keypad),
-                              ("unanswered", row.unanswered), ("breakoffs", row.breakoffs)):
+                              ("unanswered", row.unanswered), ("breakoffs", row.breakoffs),
+                              ("not-applicable", row.not_applicable)):
             assert await shown.locator(f'[data-col="{column}"]').inner_text() == str(value), (row.name, column)
     # The two clinic calls, worked out by hand: the AI's impossible birth date was rescued on the keypad,
     # and the caller who hung up during the AI conversation left at the date of birth.
