@@ -56,8 +56,8 @@ INTAKE_BUT_NAME = {"date_of_birth": "1980-01-02", "visit_reason": "checkup",
 
 def test_the_reask_asks_only_for_the_voice_only_field_seeded_with_the_transcript() -> None:
     clinic = form(CLINIC)
-    state = CallState(response_id="r1", direction="incoming",
-                      message_history=[{"role": "assistant", "content": "Your name?"}, {"role": "user", "content": "…"}])
+    heard = [{"role": "assistant", "content": "Your name?"}, {"role": "user", "content": "…"}]
+    state = CallState(response_id="r1", direction="incoming", message_history=heard)
     decision = ai_ended(state, clinic, INTAKE_BUT_NAME)
     [reask] = decision.commands
     action, arguments = telnyx_request(reask, clinic)
