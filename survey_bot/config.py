@@ -57,6 +57,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("telnyx_connection_id", "TELNYX_CONNECTION_ID", "", "Call Control App id used to dial outbound calls"),
     ("insecure_skip_verify", "SURVEY_BOT_INSECURE_SKIP_VERIFY", "",
      "set by `serve --insecure-skip-verify`; local tests only"),
+    ("call_silence_timeout", "SURVEY_BOT_CALL_SILENCE_TIMEOUT", "90",
+     "seconds a call may stay silent beyond what its awaited step allows before the watchdog asks Telnyx"),
     ("dispatcher", "SURVEY_BOT_DISPATCHER", "inline (`survey-bot serve`: process)",
      "where outbox commands are sent from: `process` (a child beside each web process) or `inline`"),
 )
@@ -85,6 +87,7 @@ class Settings:
     telnyx_connection_id: str = ""
     insecure_skip_verify: bool = False
     dispatch_commands: bool = True
+    call_silence_timeout: float = 90.0
     dispatcher: str = "inline"
 
     @classmethod

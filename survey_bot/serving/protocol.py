@@ -49,16 +49,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        """Count header bytes before handing them to the parser."""
-        if self._in_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > self.header_bytes:
-                self._stop_headers()
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
-                                     b"connection: close\r\n\r\n")
-                self.transport.close()
-                return
+        """Parse, then count the bytes of a request whose headers are still not complete (a chunk that ends
+        the headers may carry body bytes: those are the body's limits' business)."""
         super().data_received(data)
+        if not self._in_headers or self.transport.is_closing():
+            return
+        self._header_bytes += len(data)
+        if self._header_bytes > self.header_bytes:
+            self._stop_headers()
+            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                                 b"connection: close\r\n\r\n")
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         """A keep-alive connection's next request starts: its headers are timed too."""

@@ -75,6 +75,7 @@ class Response(Base):
     ai_ended: Mapped[int] = mapped_column(Integer, server_default="0")
     readback: Mapped[dict[str, Any] | None]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    watchdog: Mapped[list[Any]] = mapped_column(server_default="[]")  # migration 0006
 
 
 class WebhookEvent(Base):

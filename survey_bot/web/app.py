@@ -22,6 +22,7 @@ from survey_bot.dispatch.child import DispatchProcess
 from survey_bot.dispatch.sender import Dispatcher
 from survey_bot.errors import ConfigError
 from survey_bot.intake.endpoint import WebhookEndpoint
+from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
 from survey_bot.runtime import Runtime
 from survey_bot.storage.form_versions import form_version_id
@@ -125,6 +126,10 @@ async def startup() -> None:
         await app_state.dispatch_process.start()
     elif settings.dispatch_commands:
         app_state.dispatcher.start()
+    if settings.dispatch_commands:
+        app_state.watchdog = Watchdog(app_state.sessions, app_state.catalog, app_state.client, app_state.intake,
+                                      settings.call_silence_timeout)
+        app_state.watchdog.start()
 
 
 async def shutdown() -> None:
@@ -132,6 +137,8 @@ async def shutdown() -> None:
     from quart import current_app
 
     app_state = state(current_app)
+    if app_state.watchdog is not None:
+        await app_state.watchdog.stop()
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
     if app_state.dispatch_process is not None:
