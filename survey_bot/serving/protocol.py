@@ -49,17 +49,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        """Parse, then count the bytes of a request whose headers are still not complete (a chunk that ends
-        the headers may carry body bytes: those are the body's limits' business)."""
+        """Count the bytes up to the end of the headers (a body in the same read is the body limits' business),
+        then parse."""
+        if self._in_headers:
+            end = data.find(b"\r\n\r\n")
+            self._header_bytes += len(data) if end < 0 else end + 4
+            if self._header_bytes > self.header_bytes:
+                self._stop_headers()
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                                     b"connection: close\r\n\r\n")
+                self.transport.close()
+                return
         super().data_received(data)
-        if not self._in_headers or self.transport.is_closing():
-            return
-        self._header_bytes += len(data)
-        if self._header_bytes > self.header_bytes:
-            self._stop_headers()
-            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
-                                 b"connection: close\r\n\r\n")
-            self.transport.close()
 
     def on_message_begin(self) -> None:
         """A keep-alive connection's next request starts: its headers are timed too."""
