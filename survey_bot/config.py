@@ -39,7 +39,13 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
      "SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"),
     ("forms_dir", "SURVEY_BOT_FORMS_DIR", "./forms (else the bundled examples)", "folder of <form_id>.json files"),
     ("default_form", "SURVEY_BOT_DEFAULT_FORM", "", "form for inbound calls to numbers no form lists in x-numbers"),
-    ("admin_token", "SURVEY_BOT_ADMIN_TOKEN", "", "bearer token for /api and the dashboard; unset: they answer 503"),
+    ("admin_token", "SURVEY_BOT_ADMIN_TOKEN", "",
+     "bearer token for /api and the dashboard, at least 16 characters; unset: they answer 503"),
+    ("secret_key", "SURVEY_BOT_SECRET_KEY", "generated once, kept in the database",
+     "signs the dashboard's cookies; changing it signs everybody out"),
+    ("session_idle_minutes", "SURVEY_BOT_SESSION_IDLE_MINUTES", "30", "a dashboard session unused this long ends"),
+    ("trusted_proxies", "SURVEY_BOT_TRUSTED_PROXIES", "",
+     "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"),
     ("from_number", "SURVEY_BOT_FROM_NUMBER", "", "E.164 caller id for outbound survey calls"),
     ("max_body_bytes", "SURVEY_BOT_MAX_BODY_BYTES", "262144", "largest webhook body accepted (413 above)"),
     ("body_timeout", "SURVEY_BOT_BODY_TIMEOUT", "10", "seconds to receive a request body (cuts off trickled bodies)"),
@@ -51,6 +57,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("telnyx_connection_id", "TELNYX_CONNECTION_ID", "", "Call Control App id used to dial outbound calls"),
     ("insecure_skip_verify", "SURVEY_BOT_INSECURE_SKIP_VERIFY", "",
      "set by `serve --insecure-skip-verify`; local tests only"),
+    ("call_silence_timeout", "SURVEY_BOT_CALL_SILENCE_TIMEOUT", "90",
+     "seconds a call may stay silent beyond what its awaited step allows before the watchdog asks Telnyx"),
     ("dispatcher", "SURVEY_BOT_DISPATCHER", "inline (`survey-bot serve`: process)",
      "where outbox commands are sent from: `process` (a child beside each web process) or `inline`"),
 )
@@ -65,6 +73,9 @@ class Settings:
     forms_dir: Path | None = None
     default_form: str = ""
     admin_token: str = ""
+    secret_key: str = ""
+    session_idle_minutes: float = 30.0
+    trusted_proxies: str = ""
     from_number: str = ""
     max_body_bytes: int = 262_144
     body_timeout: float = 10.0
@@ -76,6 +87,7 @@ class Settings:
     telnyx_connection_id: str = ""
     insecure_skip_verify: bool = False
     dispatch_commands: bool = True
+    call_silence_timeout: float = 90.0
     dispatcher: str = "inline"
 
     @classmethod
@@ -101,7 +113,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never print secrets
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("telnyx_api_key", "admin_token"):
+        for secret in ("telnyx_api_key", "admin_token", "secret_key"):
             if shown[secret]:
                 shown[secret] = "***"
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"

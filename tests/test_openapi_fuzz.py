@@ -20,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from quart import Quart
+from schemathesis.specs.openapi.checks import ignored_auth
 
 from survey_bot.reports.read_model import encode_cursor
 from survey_bot.serving.embedded import serve_asgi
@@ -29,7 +30,7 @@ from survey_bot.web.app import create_app
 from survey_bot.web.state import state
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-0123456789"
 FORM_IDS = ["customer_satisfaction", "appointment_intake"]
 RESPONSE_IDS = [str(uuid.UUID(int=i)) for i in range(1, 6)]
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -133,7 +134,10 @@ def test_api_honours_its_openapi_document(case: schemathesis.Case) -> None:
     cursor = (case.query or {}).get("cursor")
     if isinstance(cursor, str) and len(cursor) <= 400:
         case.query["cursor"] = CURSORS[len(cursor) % len(CURSORS)]
-    response = case.call_and_validate(timeout=10)
+    # ignored_auth probes every operation with wrong tokens: ten of those and the per-address limit on failed
+    # authentication (tests/test_door.py) answers 429 to the rest of the run. The bearer check is tested
+    # route by route in tests/test_api.py.
+    response = case.call_and_validate(timeout=10, excluded_checks=[ignored_auth])
     SEEN[case.operation.label].add(response.status_code)
 
 

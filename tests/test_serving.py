@@ -9,6 +9,7 @@ import pytest
 from quart import Quart
 
 from survey_bot.serving.embedded import ServerStartupError, serve_asgi
+from survey_bot.serving.protocol import BoundedHttpToolsProtocol
 
 
 def make_app(log: list[str]) -> Quart:
@@ -70,3 +71,40 @@ async def test_a_failed_startup_raises() -> None:
     with pytest.raises(ServerStartupError):
         async with serve_asgi(app):
             pass
+
+
+class QuickHeaders(BoundedHttpToolsProtocol):
+    """The served protocol with a header deadline short enough for a test (the real one is 10 s)."""
+
+    header_seconds = 0.5
+
+
+async def _exchange(url: str, data: bytes, wait: float) -> tuple[bytes, float]:
+    """Send raw bytes, read until the server closes or `wait` passes: (what came back, seconds taken)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    writer.write(data)
+    await writer.drain()
+    try:
+        received = await asyncio.wait_for(reader.read(), wait)
+    except TimeoutError:
+        received = b"(still open)"
+    writer.close()
+    return received, loop.time() - started
+
+
+async def test_a_request_whose_headers_trickle_is_cut_off() -> None:
+    async with serve_asgi(make_app([]), http=QuickHeaders) as url:
+        received, took = await _exchange(url, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", wait=5)
+        assert received == b"" and took < 3  # closed by the server, not by the test's patience
+        async with httpx.AsyncClient(base_url=url) as client:  # a normal request is not affected
+            assert (await client.get("/")).text == "hello"
+
+
+async def test_headers_over_64_kib_get_431() -> None:
+    async with serve_asgi(make_app([])) as url:
+        flood = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+        received, _took = await _exchange(url, flood, wait=5)
+        assert received.startswith(b"HTTP/1.1 431 ")

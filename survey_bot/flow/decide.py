@@ -19,8 +19,9 @@ from survey_bot.flow.keypad import ask_next, give_up, on_gather_ended
 from survey_bot.flow.state import CallState, Command, Decision
 from survey_bot.flow.status import settle
 from survey_bot.flow.steps import context, hangup, keep, keep_newest_history
+from survey_bot.flow.watchdog import on_watchdog
 from survey_bot.forms.model import Form
-from survey_bot.vocabulary import DTMF
+from survey_bot.vocabulary import DTMF, LOST
 
 __all__ = ["HANDLERS", "next_commands"]
 
@@ -55,6 +56,7 @@ def _working_copy(state: CallState) -> CallState:
         failures=list(state.failures),
         provenance=dict(state.provenance),
         keypad_done=list(state.keypad_done),
+        watchdog=list(state.watchdog),
     )
 
 
@@ -90,7 +92,8 @@ def on_hangup(event: Event, state: CallState, form: Form, now: datetime) -> list
     """The call is over: keep every answer, store why it ended."""
     state.ended_at = state.ended_at or event.occurred_at or now
     cause, source = event.payload.get("hangup_cause"), event.payload.get("hangup_source")
-    state.hangup_cause = str(cause)[:40] if cause else state.hangup_cause
+    if state.hangup_cause != LOST:  # the watchdog ended it first: keep saying so (the timeline has this event)
+        state.hangup_cause = str(cause)[:40] if cause else state.hangup_cause
     state.hangup_source = str(source)[:20] if source else state.hangup_source
     return []
 
@@ -102,6 +105,8 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
     if event.payload.get("code") == "90018":  # call already ended: the hangup webhook will follow
         return []
     step = str(event.payload.get("step") or "")
+    if "~w" in step:  # a watchdog re-issue refused (the step still runs): the call is alive; the next sweep closes
+        return []
     if step == "ai" and state.ai_ended == 0:
         state.ai_status, state.ai_ended = "failed", 1
         return ask_next(state, form, now)
@@ -129,4 +134,5 @@ HANDLERS: dict[str, Handler] = {
     "call.speak.ended": on_speak_ended,
     "call.hangup": on_hangup,
     "survey_bot.command_failed": on_command_failed,
+    "survey_bot.watchdog": on_watchdog,
 }

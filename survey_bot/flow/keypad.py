@@ -20,7 +20,7 @@ from survey_bot.forms.model import Form
 from survey_bot.forms.phrases import CANNOT_DECLINE
 from survey_bot.vocabulary import DECLINED, DTMF, FINAL_SOURCES
 
-__all__ = ["ask_next", "give_up", "on_gather_ended", "queue"]
+__all__ = ["ask_next", "give_up", "on_gather_ended", "queue", "tries"]
 
 
 def queue(state: CallState, form: Form) -> list[str]:
@@ -79,23 +79,23 @@ def on_gather_ended(event: Event, state: CallState, form: Form, now: datetime) -
 def _entered(state: CallState, form: Form, name: str, digits: str, record: dict[str, Any],
              now: datetime) -> list[Command]:
     field = form.field(name)
-    tries = _tries(state, name)
+    asked = tries(state, name)
     if _keys(field.keypad.terminator if field.keypad else "", digits) == form.dtmf.get("decline_key", "*"):
         if name not in form.relevance(state.answers, state.sources).required:
-            keep(state, name, None, DECLINED, record["at"], f"keypad {tries}")
+            keep(state, name, None, DECLINED, record["at"], f"keypad {asked}")
             return give_up(state, form, name, now)
         record["error"] = CANNOT_DECLINE
-        return _again(state, form, name, tries, CANNOT_DECLINE, now)
+        return _again(state, form, name, asked, CANNOT_DECLINE, now)
     try:
         value = parse_digits(field, digits)
     except DigitsError as exc:
         record["error"] = exc.reason
-        return _again(state, form, name, tries, exc.reason, now)
+        return _again(state, form, name, asked, exc.reason, now)
     if field.confirm:
-        state.readback = {"field": name, "value": value, "n": tries, "at": record["at"]}
-        return [Command("confirm", f"confirm:{name}:{tries}", context(state, s="confirm", f=name, n=tries),
+        state.readback = {"field": name, "value": value, "n": asked, "at": record["at"]}
+        return [Command("confirm", f"confirm:{name}:{asked}", context(state, s="confirm", f=name, n=asked),
                         {"field": name, "value": value})]
-    keep(state, name, value, DTMF, record["at"], f"keypad {tries}")
+    keep(state, name, value, DTMF, record["at"], f"keypad {asked}")
     return give_up(state, form, name, now)
 
 
@@ -105,7 +105,7 @@ def _confirmed(state: CallState, form: Form, name: str, status: str, digits: str
     if pending is None or pending["field"] != name:
         return give_up(state, form, name, now)
     if status == "valid" and digits.rstrip("#") == "2":  # "enter it again"
-        return _again(state, form, name, _tries(state, name), None, now)
+        return _again(state, form, name, tries(state, name), None, now)
     # a 1, or a read-back left unanswered after Telnyx's repeats: the value stays as entered
     keep(state, name, pending["value"], DTMF, str(pending["at"]), f"keypad {pending['n']}")
     return give_up(state, form, name, now)
@@ -120,7 +120,8 @@ def _again(state: CallState, form: Form, name: str, tries: int, reason: str | No
     return give_up(state, form, name, now)
 
 
-def _tries(state: CallState, name: str) -> int:
+def tries(state: CallState, name: str) -> int:
+    """How many times the field has been asked on the keypad (read-backs not counted)."""
     return sum(1 for a in state.keypad_attempts if a["field"] == name and a.get("kind", "keypad") == "keypad")
 
 

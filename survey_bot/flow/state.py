@@ -67,6 +67,7 @@ class CallState:
     ai_ended: int = 0  # AI gathers (the first and the re-asks) whose end has been handled
     readback: dict[str, Any] | None = None  # digits entered, read back and awaiting the caller's 1 or 2
     finished_at: datetime | None = None  # when nothing was left to ask (the form ran to its end)
+    watchdog: list[dict[str, Any]] = field(default_factory=list)  # what the watchdog found and did (flow.watchdog)
 
 
 @dataclass

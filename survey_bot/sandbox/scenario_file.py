@@ -238,4 +238,4 @@ def _hangup(value: Any) -> HangupAt:
 
 def _delivery(value: Mapping[str, Any]) -> Delivery:
     return Delivery(duplicate_every=bool(value.get("duplicate")), reorder_window=4 if value.get("shuffle") else 0,
-                    delay_s=int(value.get("delay_ms", 0)) / 1000, seed=7)
+                    delay_s=int(value.get("delay_ms", 0)) / 1000, seed=7, drop=frozenset(value.get("drop", ())))

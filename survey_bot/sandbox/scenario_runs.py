@@ -32,7 +32,7 @@ async def play(paths: list[Path], forms_dir: Path | None, database_url: str | No
     catalog = load_catalog(Settings(forms_dir=folder))
     files = [load_scenario_file(path, catalog.forms) for path in paths]  # every file checked before any plays
     url = await prepare_database(database_url or temporary_database_url("simulate"))
-    outcomes = await simulate(files, url, {"forms_dir": folder, "admin_token": secrets.token_urlsafe(12)},
+    outcomes = await simulate(files, url, {"forms_dir": folder, "admin_token": secrets.token_urlsafe(24)},
                               check=check)
     if as_json:
         print(json.dumps({"database": url, "calls": [o.as_json() for o in outcomes],
@@ -55,7 +55,7 @@ async def example(form_id: str, forms_dir: Path | None) -> dict[str, Any]:
     document = example_document(form)
     loaded = load_scenario_document(document, f"<example of {form_id}>", catalog.forms)
     url = await prepare_database(temporary_database_url("example"))
-    outcomes = await simulate([loaded], url, {"forms_dir": folder, "admin_token": secrets.token_urlsafe(12)})
+    outcomes = await simulate([loaded], url, {"forms_dir": folder, "admin_token": secrets.token_urlsafe(24)})
     for call, outcome in zip(document["calls"], outcomes, strict=True):
         call["expect"] = _observed(outcome)
     return document

@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from survey_bot.serving.protocol import BoundedHttpToolsProtocol
+
 __all__ = ["ServerStartupError", "serve_asgi"]
 
 
@@ -47,6 +49,7 @@ async def serve_asgi(
     *,
     graceful_timeout_s: int = 5,
     log_level: str = "warning",
+    http: type[asyncio.Protocol] = BoundedHttpToolsProtocol,
 ) -> AsyncIterator[str]:
     """Serve `app` on host:port until the block exits; yield its base URL, e.g. "http://127.0.0.1:51234".
 
@@ -55,8 +58,9 @@ async def serve_asgi(
     """
     config = uvicorn.Config(
         app,
-        http="httptools",
+        http=http,
         ws="none",
+        proxy_headers=False,  # survey-bot reads X-Forwarded-For itself, from trusted proxies only
         lifespan="on",
         log_config=None,  # leave the process's logging alone (pytest, the CLI)
         log_level=log_level,

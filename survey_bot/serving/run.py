@@ -11,6 +11,7 @@ import uvicorn
 from survey_bot.config import Settings
 from survey_bot.serving.asgi import APP_FACTORY
 from survey_bot.serving.draining import DrainingServer
+from survey_bot.serving.protocol import HEADER_BYTES, BoundedHttpToolsProtocol
 from survey_bot.storage.engine import make_engine
 from survey_bot.storage.migrate import ensure_at_head
 from survey_bot.web.app import create_app
@@ -18,6 +19,8 @@ from survey_bot.web.app import create_app
 __all__ = ["DrainingServer", "serve"]
 
 log = logging.getLogger(__name__)
+
+CONNECTIONS_PER_WORKER = 1000  # beyond this, new requests get 503 at once rather than queueing without bound
 
 
 def serve(*, host: str, port: int, workers: int, server: str) -> int:
@@ -29,8 +32,12 @@ def serve(*, host: str, port: int, workers: int, server: str) -> int:
     if server == "hypercorn":
         return _hypercorn(host, port, workers)
     options: dict[str, Any] = {
-        "factory": True, "host": host, "port": port, "workers": workers, "loop": "uvloop", "http": "httptools",
-        "lifespan": "on", "access_log": False, "timeout_graceful_shutdown": 10, "timeout_keep_alive": 30,
+        "factory": True, "host": host, "port": port, "workers": workers, "loop": "uvloop",
+        "http": BoundedHttpToolsProtocol, "lifespan": "on", "access_log": False, "timeout_graceful_shutdown": 10,
+        "timeout_keep_alive": 30, "limit_concurrency": CONNECTIONS_PER_WORKER,
+        # X-Forwarded-For is read by survey-bot itself, from SURVEY_BOT_TRUSTED_PROXIES only (web/throttle.py):
+        # uvicorn's default would believe it from any local peer.
+        "proxy_headers": False,
     }
     if workers > 1:  # uvicorn's worker processes build their own plain uvicorn.Server
         uvicorn.run(APP_FACTORY, **options)
@@ -60,4 +67,6 @@ def _hypercorn(host: str, port: int, workers: int) -> int:
     config.worker_class = "uvloop"
     config.workers = 0 if workers == 1 else workers
     config.graceful_timeout = 10
+    config.read_timeout = 30  # a connection silent this long is closed (bodies: intake's own limits)
+    config.h11_max_incomplete_size = HEADER_BYTES
     return int(run(config) or 0)

@@ -58,6 +58,12 @@ class Call:
         """Return whether the call has hung up."""
         return self.state == "hangup"
 
+    def status(self) -> dict[str, Any]:
+        """GET /calls/{id}'s data: the call's ids and whether it is alive (a dialled call is not, yet)."""
+        return {"call_control_id": self.call_control_id, "call_leg_id": self.call_leg_id,
+                "call_session_id": self.call_session_id, "record_type": "call", "start_time": self.start_time,
+                "is_alive": self.state in ("parked", "answered")}
+
     def prior_response(self, command_id: str | None, window_s: float) -> dict[str, Any] | None:
         """Return the answer given to `command_id` on this call within `window_s` seconds, if any."""
         if command_id is None or command_id not in self.commands:

@@ -92,7 +92,9 @@ class WebhookDelivery:
 
     def submit(self, call_control_id: str, events: list[dict[str, Any]], options: Delivery) -> None:
         """Queue the events one command caused, applying the call's duplicate/reorder options."""
-        jobs = [_Job(e, False, options.delay_s) for e in events]
+        jobs = [_Job(e, False, options.delay_s) for e in events if e["data"]["event_type"] not in options.drop]
+        if not jobs:
+            return
         if options.duplicate_every:
             jobs = [j for job in jobs for j in (job, _Job(job.event, True, options.delay_s))]
         if options.reorder_window > 1:

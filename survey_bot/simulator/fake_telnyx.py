@@ -184,6 +184,13 @@ class FakeTelnyx:
         async def action(call_control_id: str, action: str) -> Response:
             return await self._handle(action, call_control_id)
 
+        @app.get("/calls/<call_control_id>")
+        async def status(call_control_id: str) -> Response:
+            call = self._calls.get(call_control_id)
+            if call is None:
+                return Response(json.dumps(ApiError.unknown_call().body), 404, content_type="application/json")
+            return Response(json.dumps({"data": call.status()}), 200, content_type="application/json")
+
         @app.after_serving
         async def close() -> None:
             await self.aclose()

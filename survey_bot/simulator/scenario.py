@@ -90,12 +90,14 @@ class Delivery:
     reorder_window: shuffle the events of one command in windows of this many (0 or 1 keeps order).
     delay_s: wait this long before each delivery.
     seed: seeds the shuffle, so a reordering is reproducible.
+    drop: event types never delivered (a webhook Telnyx gave up on): what survey-bot's watchdog is for.
     """
 
     duplicate_every: bool = False
     reorder_window: int = 0
     delay_s: float = 0.0
     seed: int = 0
+    drop: frozenset[str] = frozenset()
 
 
 # Who picks up an outbound call: a person (the script plays), nobody, or something that is not a person.

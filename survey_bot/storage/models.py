@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from survey_bot.storage.base import Base
 
-__all__ = ["Command", "DispatcherProcess", "FormVersion", "Response", "WebhookEvent"]
+__all__ = ["AdminSession", "AppSecret", "AuthFailure", "Command", "DispatcherProcess", "FormVersion", "Response",
+           "WebhookEvent"]
 
 UTCDateTime = DateTime(timezone=True)
 
@@ -74,6 +75,7 @@ class Response(Base):
     ai_ended: Mapped[int] = mapped_column(Integer, server_default="0")
     readback: Mapped[dict[str, Any] | None]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    watchdog: Mapped[list[Any]] = mapped_column(server_default="[]")  # migration 0006
 
 
 class WebhookEvent(Base):
@@ -129,3 +131,40 @@ class DispatcherProcess(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AdminSession(Base):
+    """A signed-in dashboard session, kept on the server so that logout, a token change and an idle timeout
+    end it at once (the cookie carries only the random id; the row stores its SHA-256)."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_fingerprint: Mapped[str] = mapped_column(String(64))  # HMAC of the admin token it was opened with
+    csrf: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuthFailure(Base):
+    """Failed sign-ins and bearer tokens per client address in the current window, shared by every worker and
+    host (the database), for the per-address limit."""
+
+    __tablename__ = "auth_failures"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer)
+
+
+class AppSecret(Base):
+    """Random secrets generated once and shared by every instance (the dashboard's signing key when
+    SURVEY_BOT_SECRET_KEY is not set)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,7 +16,7 @@ import telnyx
 
 from survey_bot.config import Settings
 
-__all__ = ["Client", "SendResult", "build_client", "send_command"]
+__all__ = ["Client", "SendResult", "build_client", "call_alive", "send_command"]
 
 # The SDK client, by a name the rest of survey-bot can use without importing the SDK.
 Client = telnyx.AsyncTelnyx
@@ -68,6 +68,20 @@ async def send_command(
         return SendResult(False, exc.status_code, code, detail or str(exc), retryable=retryable)
     except telnyx.APIConnectionError as exc:  # includes timeouts; the SDK already retried
         return SendResult(False, None, None, f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+async def call_alive(client: telnyx.AsyncTelnyx, call_control_id: str) -> bool | None:
+    """Whether Telnyx still has the call up (GET /calls/{id}): False once it ended or was forgotten (404, 422),
+    None when Telnyx could not be asked (the watchdog tries again later)."""
+    try:
+        status = await client.calls.retrieve_status(call_control_id)
+    except telnyx.NotFoundError:
+        return False
+    except telnyx.APIStatusError as exc:
+        return False if exc.status_code == 422 else None
+    except telnyx.APIConnectionError:
+        return None
+    return bool(status.data and status.data.is_alive)
 
 
 _ACTIONS: dict[str, Any] = {

@@ -13,6 +13,7 @@ from survey_bot.reports.read_model import CursorError, decode_cursor, forms_over
 from survey_bot.reports.views import FormList, ResponseDetail, ResponsePage
 from survey_bot.storage.models import FormVersion
 from survey_bot.utc import now as utc_now
+from survey_bot.web import throttle
 from survey_bot.web.api_models import CallAccepted, CallRequest, CsvExportQuery, ExportQuery, ResponsesQuery
 from survey_bot.web.auth import token_matches
 from survey_bot.web.downloads import CsvOptions, export_download
@@ -27,16 +28,28 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 @blueprint.before_request
 async def require_token() -> tuple[Response, int] | None:
     """503 until SURVEY_BOT_ADMIN_TOKEN is set; 401 unless the bearer token matches it."""
-    configured = state(current_app).settings.admin_token
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configured = state(app).settings.admin_token
     if not configured:
         return jsonify(error="api_disabled", detail="SURVEY_BOT_ADMIN_TOKEN is not set on the server"), 503
     header = request.headers.get("Authorization", "")
+    if not header:  # no credential: nothing guessed, nothing counted
+        return _unauthorized()
+    client = throttle.client_address(app)
+    limited = await throttle.blocked(app, client)
+    if limited is not None:
+        return throttle.too_many(limited)
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer" or not token_matches(configured, presented.strip()):
-        response = jsonify(error="unauthorized", detail="send Authorization: Bearer <SURVEY_BOT_ADMIN_TOKEN>")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response, 401
+        await throttle.note_failure(app, client)
+        return _unauthorized()
     return None
+
+
+def _unauthorized() -> tuple[Response, int]:
+    response = jsonify(error="unauthorized", detail="send Authorization: Bearer <SURVEY_BOT_ADMIN_TOKEN>")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response, 401
 
 
 @blueprint.before_request

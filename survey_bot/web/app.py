@@ -6,6 +6,8 @@ start and says why: a missing TELNYX_PUBLIC_KEY, a broken form, a database not a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,11 +22,14 @@ from survey_bot.dispatch.child import DispatchProcess
 from survey_bot.dispatch.sender import Dispatcher
 from survey_bot.errors import ConfigError
 from survey_bot.intake.endpoint import WebhookEndpoint
+from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
 from survey_bot.runtime import Runtime
 from survey_bot.storage.form_versions import form_version_id
 from survey_bot.web import api, dashboard, openapi
+from survey_bot.web.sessions import load_secret_key
 from survey_bot.web.state import KEY, AppState, state
+from survey_bot.web.throttle import parse_trusted
 
 __all__ = ["create_app"]
 
@@ -39,6 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
             "TELNYX_PUBLIC_KEY is not set: survey-bot will not accept unsigned webhooks. Set it to the "
             "base64 Ed25519 public key from the Telnyx portal (or pass --insecure-skip-verify for a local test)"
         )
+    check_door(settings)
     if settings.dispatcher not in DISPATCHER_MODES:
         modes = " or ".join(DISPATCHER_MODES)
         raise ConfigError(f"SURVEY_BOT_DISPATCHER={settings.dispatcher!r} is not a dispatcher mode: use {modes}")
@@ -66,6 +72,39 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     return app
 
 
+MIN_TOKEN_LENGTH = 16
+
+
+def check_door(settings: Settings) -> None:
+    """Refuse settings that would leave the door weak or every webhook refused, saying why."""
+    if settings.admin_token and len(settings.admin_token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"SURVEY_BOT_ADMIN_TOKEN is {len(settings.admin_token)} characters: use at least {MIN_TOKEN_LENGTH} "
+            "(a short token can be guessed); e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if settings.telnyx_public_key and not settings.insecure_skip_verify:
+        problem = public_key_problem(settings.telnyx_public_key)
+        if problem:
+            raise ConfigError(f"TELNYX_PUBLIC_KEY {problem}: every webhook would be refused. Copy the "
+                              "base64 Ed25519 public key from the Telnyx portal (Account Settings > Keys)")
+    try:
+        parse_trusted(settings.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if settings.session_idle_minutes <= 0:
+        raise ConfigError("SURVEY_BOT_SESSION_IDLE_MINUTES must be more than 0")
+
+
+def public_key_problem(key: str) -> str | None:
+    """What is wrong with a configured public key, or None (an Ed25519 public key is 32 bytes)."""
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64"
+    if len(raw) != 32:
+        return f"decodes to {len(raw)} bytes, not the 32 of an Ed25519 public key"
+    return None
+
+
 async def startup() -> None:
     """Check the database, record today's form versions, start the writer and the dispatcher."""
     from quart import current_app
@@ -75,6 +114,7 @@ async def startup() -> None:
     if settings.insecure_skip_verify:
         log.warning("INSECURE: webhook signatures are NOT verified (--insecure-skip-verify); local use only")
     await app_state.runtime.check_database()
+    await load_secret_key(current_app._get_current_object())  # type: ignore[attr-defined]
     log.info("forms from %s: %s", settings.forms_path, ", ".join(sorted(app_state.catalog.forms)) or "none")
     now = datetime.now(UTC)
     async with app_state.sessions() as session, session.begin():
@@ -86,6 +126,10 @@ async def startup() -> None:
         await app_state.dispatch_process.start()
     elif settings.dispatch_commands:
         app_state.dispatcher.start()
+    if settings.dispatch_commands:
+        app_state.watchdog = Watchdog(app_state.sessions, app_state.catalog, app_state.client, app_state.intake,
+                                      settings.call_silence_timeout)
+        app_state.watchdog.start()
 
 
 async def shutdown() -> None:
@@ -93,6 +137,8 @@ async def shutdown() -> None:
     from quart import current_app
 
     app_state = state(current_app)
+    if app_state.watchdog is not None:
+        await app_state.watchdog.stop()
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
     if app_state.dispatch_process is not None:

@@ -1,17 +1,14 @@
-"""The dashboard: /dashboard pages behind a signed-session sign-in with the admin token, CSRF-checked forms.
+"""The dashboard: /dashboard pages behind a server-side session opened with the admin token, CSRF-checked forms.
 
 Pages are server-rendered HTML that read fine without JavaScript; the live page's updates (live.py) and the
 inline SVG charts (charts.py) are progressive enhancement. What the pages show is the read model's
 (reports.read_model, shared with the API) and a form page's report (dashboard_report.py); this module is the
-routes, the sign-in and the CSRF check.
+routes, the sign-in (sessions.py, throttled by throttle.py) and the CSRF check.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +17,7 @@ from quart import (
     Quart,
     Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -36,7 +34,7 @@ from survey_bot.reports.read_model import forms_overview, response_detail
 from survey_bot.utc import now as utc_now
 from survey_bot.vocabulary import OUTCOME_LABELS, SOURCE_LABELS, STATUSES
 from survey_bot.web import dashboard_report as views
-from survey_bot.web import filters, live, try_it
+from survey_bot.web import filters, live, sessions, throttle, try_it
 from survey_bot.web.auth import token_matches
 from survey_bot.web.downloads import export_download
 from survey_bot.web.state import state
@@ -45,7 +43,6 @@ __all__ = ["blueprint", "init_app"]
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="static",
                       template_folder="templates")
-SESSION_SALT = b"survey-bot dashboard session key"
 Reply = Response | WerkzeugResponse  # redirect() builds the latter
 OPEN_ENDPOINTS = frozenset({"dashboard.login", "dashboard.static"})
 
@@ -59,15 +56,11 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Quart) -> None:
-    """Register the dashboard: its blueprint, the session key and the session cookie's flags."""
-    token = state(app).settings.admin_token
-    if not app.secret_key and token:
-        # A key derived from the admin token: rotating the token signs everybody out.
-        app.secret_key = hmac.new(token.encode(), SESSION_SALT, hashlib.sha256).hexdigest()
+    """Register the dashboard: its blueprint, the session cookie's flags (its key is loaded at startup:
+    sessions.load_secret_key)."""
     app.config.update(SESSION_COOKIE_NAME="survey_bot_dashboard", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH="/dashboard")
-    if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):  # Quart's default: too long here
-        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH="/dashboard",
+                      PERMANENT_SESSION_LIFETIME=sessions.LIFETIME)
     app.session_interface = DashboardSessionInterface()
     app.add_template_filter(live.show_value, "answer")
     app.add_template_filter(filters.when, "when")
@@ -76,16 +69,9 @@ def init_app(app: Quart) -> None:
     app.register_blueprint(blueprint)
 
 
-def _fingerprint(token: str) -> str:
-    """What the session stores to say "signed in with this token" (never the token itself)."""
-    return hmac.new(token.encode(), b"survey-bot dashboard sign-in", hashlib.sha256).hexdigest()
-
-
 def signed_in() -> bool:
-    """Tell whether this request's session was signed in with the current admin token."""
-    token = state(current_app).settings.admin_token
-    marker: object = session.get("auth")
-    return bool(token) and isinstance(marker, str) and hmac.compare_digest(marker, _fingerprint(token))
+    """Tell whether this request has an open session (the guard looked it up)."""
+    return g.get("signed_in") is not None
 
 
 def csrf_token() -> str:
@@ -129,7 +115,7 @@ async def guard() -> Reply | None:
             return await page("dashboard_error.html", 400, title="Form expired",
                               message="The form's security token is missing or out of date. "
                                       "Go back, reload the page and try again.")
-    if request.endpoint in OPEN_ENDPOINTS or signed_in():
+    if request.endpoint in OPEN_ENDPOINTS or await sessions.current(_app()) is not None:
         return None
     if request.endpoint == "dashboard.live_stream":
         return Response("sign in first", 401, content_type="text/plain")
@@ -151,21 +137,31 @@ async def login() -> Reply:
     if request.method == "GET":
         return await page("dashboard_login.html", next=request.args.get("next", ""), error=None)
     form = await request.form
-    if not token_matches(state(current_app).settings.admin_token, form.get("token", "")):
+    app = _app()
+    client = throttle.client_address(app)
+    limited = await throttle.blocked(app, client)
+    if limited is not None:
+        response = await page("dashboard_login.html", 429, next=form.get("next", ""),
+                              error=f"Too many wrong tokens from your address. Try again in {limited.retry_after} s.")
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    if not token_matches(state(app).settings.admin_token, form.get("token", "")):
+        await throttle.note_failure(app, client)
         return await page("dashboard_login.html", 401, next=form.get("next", ""),
                           error="That is not the admin token.")
-    session.clear()
-    session.permanent = True
-    session["auth"] = _fingerprint(state(current_app).settings.admin_token)
-    session["csrf"] = secrets.token_urlsafe(32)  # a fresh token for the signed-in session
+    await sessions.start(app, client)  # a fresh session id and CSRF token
     return redirect(_safe_next(form.get("next")))
 
 
 @blueprint.post("/logout")
 async def logout() -> Reply:
-    """Sign out."""
-    session.clear()
+    """Sign out: the session ends on the server, so a copy of the cookie opens nothing."""
+    await sessions.end(_app())
     return redirect(url_for("dashboard.login"))
+
+
+def _app() -> Quart:
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 @blueprint.get("/")
@@ -235,7 +231,8 @@ async def live_page() -> Reply:
 @blueprint.get("/live/stream")
 async def live_stream() -> Reply:
     """Server-Sent Events: each live call's snapshot when it changes, `ended` when it is over."""
-    response = Response(live.stream(current_app._get_current_object()), 200,  # type: ignore[attr-defined]
+    app, signed = _app(), g.signed_in
+    response = Response(live.stream(app, lambda: sessions.still_open(app, signed)), 200,
                         content_type="text/event-stream; charset=utf-8")
     response.headers.update({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     response.timeout = None  # live.stream bounds itself

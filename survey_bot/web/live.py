@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -125,8 +125,9 @@ async def _changes(db: AsyncSession, catalog: FormCatalog, shown: dict[str, date
     return events
 
 
-async def stream(app: Quart) -> AsyncIterator[str]:
-    """Yield Server-Sent Events about live calls for at most DASHBOARD_LIVE_MAX_SECONDS."""
+async def stream(app: Quart, still_signed_in: Callable[[], Awaitable[bool]]) -> AsyncIterator[str]:
+    """Yield Server-Sent Events about live calls for at most DASHBOARD_LIVE_MAX_SECONDS, while the session
+    that opened the stream stays open (a logout elsewhere ends it within a poll)."""
     app_state = state(app)
     poll = float(app.config.get("DASHBOARD_LIVE_POLL_SECONDS", 0.75))
     limit = float(app.config.get("DASHBOARD_LIVE_MAX_SECONDS", 300))
@@ -136,6 +137,9 @@ async def stream(app: Quart) -> AsyncIterator[str]:
     yield "retry: 2000\n\n"
     first = True
     while loop.time() < deadline:
+        if not await still_signed_in():
+            yield _event("bye", {"reconnect": False})
+            return
         async with app_state.sessions() as db:
             events = await _changes(db, app_state.catalog, shown)
         for event in events:

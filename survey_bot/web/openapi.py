@@ -32,6 +32,7 @@ ERROR_DESCRIPTIONS = {
     404: "no such form or response (for a call: no such form)",
     413: "request body too large",
     415: "request body is not JSON",
+    429: "too many failed authentications from this address: wait `Retry-After` seconds",
     503: "the API is disabled (SURVEY_BOT_ADMIN_TOKEN unset) or a setting it needs is missing",
 }
 
@@ -73,7 +74,7 @@ class AdminOpenAPI(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         view = self._app.view_functions[rule.endpoint]
-        statuses = [401, 503, *getattr(view, ERRORS_ATTRIBUTE, ())]
+        statuses = [401, 429, 503, *getattr(view, ERRORS_ATTRIBUTE, ())]
         if getattr(view, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, None) is not None:
             statuses.append(400)
         if getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None) is not None:

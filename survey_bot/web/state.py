@@ -12,6 +12,7 @@ from survey_bot.config import Settings
 from survey_bot.dispatch.child import DispatchProcess
 from survey_bot.dispatch.sender import Dispatcher
 from survey_bot.forms.model import FormCatalog
+from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
 from survey_bot.runtime import Runtime
 from survey_bot.telephony.client import Client
@@ -30,6 +31,7 @@ class AppState:
     intake: Intake
     dispatcher: Dispatcher
     dispatch_process: DispatchProcess | None = None  # SURVEY_BOT_DISPATCHER=process: the sender is a child
+    watchdog: Watchdog | None = None  # started with the sender (settings.dispatch_commands)
 
     @property
     def settings(self) -> Settings:

@@ -1,0 +1,117 @@
+"""Calls Telnyx stopped telling us about, as pure decisions: how long a response may stay silent at the step
+it awaits, and what to do when the watchdog finds it silent longer (event `survey_bot.watchdog`, whose
+payload says whether Telnyx still has the call alive).
+
+Telnyx retries an unacknowledged webhook for about a minute, then gives up: a response whose awaited webhook
+was lost would stay `in_progress` forever, and a live caller in silence. Not alive: the response ends as the
+caller left it (status from its answers, hang-up cause `lost`). Alive: the awaited step is issued again once
+(a new command id), then the call is closed politely (closing words, then hang up), then hung up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from survey_bot.flow.ai import reask_fields
+from survey_bot.flow.events import Event
+from survey_bot.flow.keypad import ask_next, tries
+from survey_bot.flow.state import CallState, Command
+from survey_bot.flow.steps import context
+from survey_bot.forms.model import Form
+from survey_bot.vocabulary import LOST
+
+__all__ = ["RINGING_SECONDS", "awaited", "on_watchdog", "silence_allowed"]
+
+RINGING_SECONDS = 30.0  # dial's timeout_secs (survey-bot dials with Telnyx's default)
+_SPEECH_CHARACTERS_PER_SECOND = 12.0  # a prompt of 120 characters takes about 10 s to speak
+_AI_TURN_SECONDS = 30.0  # between transcript updates while the AI converses (each update resets the clock)
+
+
+def awaited(state: CallState) -> str | None:
+    """What the response is waiting for: `ringing`, `answer`, `ai`, `keypad`, `confirm`, `closing`; None once
+    the call has ended."""
+    if state.ended_at is not None:
+        return None
+    if state.answered_at is None:
+        return "ringing" if state.direction == "outgoing" else "answer"
+    if state.finished_at is not None:
+        return "closing"
+    if state.readback is not None:
+        return "confirm"
+    if state.current_field is not None:
+        return "keypad"
+    return "ai"
+
+
+def silence_allowed(state: CallState, form: Form) -> float | None:
+    """Seconds the awaited step may take without any webhook (the watchdog adds its own margin)."""
+    step = awaited(state)
+    if step is None:
+        return None
+    if step == "ringing":
+        return RINGING_SECONDS
+    if step == "ai":
+        limit = form.voice.get("user_response_timeout_ms")
+        return max(_AI_TURN_SECONDS, float(limit) / 1000 if isinstance(limit, int | float) else 0.0)
+    if step in ("keypad", "confirm"):
+        wait = float(form.dtmf.get("timeout_millis", 10_000)) / 1000 * int(form.dtmf.get("maximum_tries", 3))
+        spoken = len(form.field(state.current_field).prompt) if state.current_field in form.names else 120
+        return wait + (spoken + len(str(form.dtmf.get("intro") or ""))) / _SPEECH_CHARACTERS_PER_SECOND
+    return 10.0 + len(str(form.dtmf.get("closing") or "")) / _SPEECH_CHARACTERS_PER_SECOND  # answer, closing
+
+
+def on_watchdog(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
+    """The watchdog found the response silent past its allowance and asked Telnyx whether the call lives."""
+    step = awaited(state)
+    alive = event.payload.get("alive") is True
+    state.watchdog.append({"at": (event.occurred_at or now).isoformat(), "awaiting": step,
+                           "alive": alive, "action": _action(state, step, alive)})
+    action = state.watchdog[-1]["action"]
+    if action == "ended":
+        state.ended_at = event.occurred_at or now
+        state.hangup_cause = LOST
+        return []
+    if action == "reissued":
+        return _again(state, form, step, now)
+    suffix = f"~w{len(state.watchdog)}"
+    if action == "closing" and form.dtmf.get("closing"):
+        state.finished_at = state.finished_at or now
+        return [Command("speak", f"closing{suffix}", context(state, s="closing"),
+                        {"text": str(form.dtmf["closing"])})]
+    return [Command("hangup", f"hangup{suffix}", context(state, s="hangup"))]
+
+
+def _action(state: CallState, step: str | None, alive: bool) -> str:
+    if step is None or not alive:
+        return "ended"
+    earlier = [note["action"] for note in state.watchdog]
+    if step in ("ringing", "closing") or "closing" in earlier:
+        return "hung_up"
+    return "closing" if "reissued" in earlier else "reissued"
+
+
+def _again(state: CallState, form: Form, step: str | None, now: datetime) -> list[Command]:
+    """The awaited step once more, with a step name (so a command id) of its own; its webhooks are matched
+    as the first one's would have been (same client_state)."""
+    suffix = f"~w{len(state.watchdog)}"
+    if step == "answer":
+        return [Command("answer", f"answer{suffix}", context(state))]
+    if step == "ai":
+        if state.reasks:
+            n, fields = state.reasks, reask_fields(state, form, set())
+            required = sorted(form.relevance(state.answers, state.sources).required & set(fields))
+            return [Command("ask_ai", f"ai:reask:{n}{suffix}", context(state, s="reask", n=n),
+                            {"fields": fields, "required": required, "history": list(state.message_history)})]
+        return [Command("ask_ai", f"ai{suffix}", context(state, s="ai"))]
+    if step == "confirm" and state.readback is not None:
+        pending = state.readback
+        name, n = str(pending["field"]), int(pending["n"])
+        return [Command("confirm", f"confirm:{name}:{n}{suffix}", context(state, s="confirm", f=name, n=n),
+                        {"field": name, "value": pending["value"]})]
+    if step == "keypad" and state.current_field is not None:
+        name = state.current_field
+        n = tries(state, name) + 1
+        declinable = name not in form.relevance(state.answers, state.sources).required
+        return [Command("ask_keypad", f"keypad:{name}:{n}{suffix}", context(state, s="keypad", f=name, n=n),
+                        {"field": name, "intro": False, "retry": None, "declinable": declinable})]
+    return ask_next(state, form, now)
