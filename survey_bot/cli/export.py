@@ -33,8 +33,9 @@ from survey_bot.vocabulary import STATUSES
 
 __all__ = ["add_parser", "run_export"]
 
-RAW_WARNING = ("survey-bot: --raw: cells that start with = + - @ are NOT neutralised; a spreadsheet may run "
-               "them as formulas. Open this file only in tools that treat every cell as text.")
+RAW_WARNING = ("survey-bot: --raw: formula-like cells (starting with = + - @, or with one after ; | tab or a line "
+               "break) are NOT neutralised; a spreadsheet may run them as formulas. Open this file only in tools "
+               "that treat every cell as text.")
 
 
 def add_parser(commands: Commands) -> None:
