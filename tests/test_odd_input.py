@@ -102,3 +102,31 @@ async def test_a_signed_webhook_with_an_undecodable_client_state_is_handled_as_a
     assert response.status_code == 200, response.text[:300]
     assert response.json()["result"] == "processed"
     assert await stack.response_for_call(call_id) is not None
+
+
+# ---- POST /api/calls -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "detail"), [
+    (nested(100_000), "body: nested deeper than 64 levels at " + zeros(64)),
+    (f'{{"to": "+15551234567", "form": {nested(2000)}}}', "body: nested deeper than 64 levels at /form" + zeros(63)),
+    (f'{{"to": "+15551234567", "form": {{"a/b": {nested(1100, "{}")}}}}}',
+     "body: nested deeper than 64 levels at /form/a~1b" + zeros(62)),
+    (f'{{"to": "+15551234567", "form": {"7" * 5000}}}',
+     "body: an integer of 5000 digits (Python reads at most 4300) at /form"),
+    ('{"to": "+15551234567", "form": ', "body: not valid JSON: Expecting value at line 1 column 32"),
+], ids=["100,000 deep", "2,000 deep in an object", "1,100 deep under a key with a slash", "5,000-digit integer",
+        "cut short"])
+async def test_an_unreadable_api_body_is_a_400_saying_where(stack: Stack, client: httpx.AsyncClient, body: str,
+                                                           detail: str) -> None:
+    response = await client.post("/api/calls", content=body.encode(), headers=JSON_AUTH)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json() == {"error": "invalid_request", "detail": detail}
+    assert await count(stack, Response) == 0
+
+
+async def test_a_readable_api_body_still_places_the_call(stack: Stack, client: httpx.AsyncClient) -> None:
+    body = json.dumps({"to": "+15551234567", "form": SURVEY})
+    response = await client.post("/api/calls", content=body.encode(), headers=JSON_AUTH)
+    assert response.status_code == 202, response.text[:300]
+    assert await count(stack, Response) == 1
