@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from survey_bot.sandbox.stack import Stack, running_stack
-from survey_bot.storage.models import Response, WebhookEvent
+from survey_bot.storage.models import FormVersion, Response, WebhookEvent
 from survey_bot.web.state import state
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
@@ -130,3 +133,73 @@ async def test_a_readable_api_body_still_places_the_call(stack: Stack, client: h
     response = await client.post("/api/calls", content=body.encode(), headers=JSON_AUTH)
     assert response.status_code == 202, response.text[:300]
     assert await count(stack, Response) == 1
+
+
+# ---- stored entries that are not objects ---------------------------------------------------------------
+
+ODD_TRANSCRIPT: list[Any] = [{"role": "assistant", "content": "How was it?"}, "a string", 42, None, [1, 2],
+                             {"role": "user", "content": "fine"}, 1.5, True, {"no_role": "x"}]
+ODD_ATTEMPTS: list[Any] = [{"field": "nps", "n": 1, "status": "valid", "digits": "9"}, "pressed 9", 7, None,
+                           ["9", "#"]]
+ODD_FAILURES: list[Any] = [{"step": "gather", "error": "timeout"}, "boom", 500, None, [{"nested": True}]]
+
+
+async def add_odd_response(stack: Stack) -> str:
+    """Insert a response whose JSON lists hold entries that are not objects; return its id."""
+    started = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    async with state(stack.app).sessions() as db, db.begin():
+        version = await db.scalar(select(FormVersion.id).where(FormVersion.form_id == SURVEY))
+        assert version is not None
+        row = Response(
+            id=str(uuid.uuid4()), form_id=SURVEY, form_version_id=version, call_control_id=None,
+            direction="incoming", from_number="+15557770001", to_number=SURVEY_NUMBER, status="partial",
+            answers={"nps": 9}, sources={"nps": "keypad"}, answer_times={}, message_history=ODD_TRANSCRIPT,
+            keypad_attempts=ODD_ATTEMPTS, keypad_queue=None, failures=ODD_FAILURES, started_at=started,
+            ended_at=started + timedelta(minutes=2), completed_at=started + timedelta(minutes=2),
+            updated_at=started)
+        db.add(row)
+    return row.id
+
+
+async def signed_in_get(client: httpx.AsyncClient, path: str) -> httpx.Response:
+    """GET a dashboard page, signing in with the admin token first (CSRF-checked, as a browser does)."""
+    if "survey_bot_dashboard" not in client.cookies:
+        login = await client.get("/dashboard/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+        assert csrf is not None
+        signed = await client.post("/dashboard/login", data={"csrf_token": csrf.group(1), "token": TOKEN,
+                                                              "next": "/dashboard/"})
+        assert signed.status_code == 302
+    return await client.get(path)
+
+
+async def test_odd_transcript_and_keypad_entries_are_shown_as_stored(stack: Stack,
+                                                                      client: httpx.AsyncClient) -> None:
+    response_id = await add_odd_response(stack)
+    response = await client.get(f"/api/responses/{response_id}", headers=AUTH)
+    assert response.status_code == 200, response.text[:500]
+    detail = response.json()
+    assert (detail["transcript"], detail["keypad_attempts"], detail["failures"]) == (
+        ODD_TRANSCRIPT, ODD_ATTEMPTS, ODD_FAILURES)
+    page = await signed_in_get(client, f"/dashboard/responses/{response_id}")
+    assert page.status_code == 200, page.text[:500]
+    for shown in ("How was it?", "<code>a string</code>", "<code>42</code>", "<code>None</code>",
+                  "<code>[1, 2]</code>", "<code>pressed 9</code>", "<code>[&#39;9&#39;, &#39;#&#39;]</code>"):
+        assert shown in page.text, shown
+
+
+async def test_the_form_page_counts_around_odd_keypad_entries(stack: Stack, client: httpx.AsyncClient) -> None:
+    await add_odd_response(stack)
+    page = await signed_in_get(client, f"/dashboard/forms/{SURVEY}")
+    assert page.status_code == 200, page.text[:500]
+    row = re.search(r'<tr data-field="nps">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    assert 'data-col="keypad-tried">1<' in row.group(1)  # the one attempt that names nps; the odd ones name none
+
+
+async def test_the_openapi_document_says_these_entries_may_be_any_json(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    answer = document["paths"]["/api/responses/{response_id}"]["get"]["responses"]["200"]
+    properties = answer["content"]["application/json"]["schema"]["properties"]
+    for name in ("transcript", "keypad_attempts", "failures"):
+        assert properties[name]["type"] == "array" and properties[name]["items"] == {}, (name, properties[name])
