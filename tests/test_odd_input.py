@@ -203,3 +203,58 @@ async def test_the_openapi_document_says_these_entries_may_be_any_json(client: h
     properties = answer["content"]["application/json"]["schema"]["properties"]
     for name in ("transcript", "keypad_attempts", "failures"):
         assert properties[name]["type"] == "array" and properties[name]["items"] == {}, (name, properties[name])
+
+
+# ---- dates at the calendar's ends ----------------------------------------------------------------------
+
+API_DATES = [
+    ("since=9999-12-31", 200, 0), ("until=9999-12-31", 200, 1), ("since=0001-01-01", 200, 1),
+    ("until=0001-01-01", 200, 0), ("since=9999-12-31T23:59:59.999999Z", 200, 0),
+    ("since=garbage", 400, "since: Input should be a valid datetime"),
+    ("since=9999-12-31T23:59:59-01:00", 400, "since: Value error, 9999-12-31T23:59:59-01:00 is outside the years "
+                                             "1 to 9999 in UTC"),
+    ("until=0001-01-01T00:00:00%2B01:00", 400, "until: Value error, 0001-01-01T00:00:00+01:00 is outside the years "
+                                               "1 to 9999 in UTC"),
+]
+
+
+@pytest.mark.parametrize(("query", "status", "expected"), API_DATES, ids=[case[0] for case in API_DATES])
+async def test_api_date_filters_at_the_calendars_ends_select_or_name_the_parameter(
+        stack: Stack, client: httpx.AsyncClient, query: str, status: int, expected: int | str) -> None:
+    await add_odd_response(stack)
+    for path in (f"/api/forms/{SURVEY}/responses?{query}", f"/api/forms/{SURVEY}/export.csv?{query}",
+                 f"/api/forms/{SURVEY}/export.ndjson?{query}"):
+        response = await client.get(path, headers=AUTH)
+        assert response.status_code == status, (path, response.text[:300])
+        if status == 400:
+            answer = response.json()
+            assert answer["error"] == "invalid_request" and answer["detail"].startswith(str(expected)), answer
+            assert [item["field"] for item in answer["fields"]] == [query.split("=")[0]]
+        elif path.endswith("/responses?" + query):
+            assert len(response.json()["items"]) == expected
+        else:
+            rows = [line for line in response.text.splitlines() if line]
+            assert len(rows) - path.count("export.csv") == expected, (path, response.text[:300])
+
+
+DASHBOARD_DATES = [
+    ("since=9999-12-31", 200, "0 responses"), ("since=0001-01-01", 200, "1 response"),
+    ("until=0001-01-01", 200, "0 responses"),
+    ("until=9999-12-31", 400, "until: &#39;9999-12-31&#39; is the last day there is; leave it empty for no end"),
+    ("since=garbage", 400, "since: &#39;garbage&#39; is not a date (YYYY-MM-DD) or an ISO 8601 time"),
+    ("since=9999-12-31T23:59:59-01:00", 400, "since: 9999-12-31T23:59:59-01:00 is outside the years 1 to 9999 in UTC"),
+    ("until=0001-01-01T00:00:00%2B01:00", 400, "until: 0001-01-01T00:00:00+01:00 is outside the years 1 to 9999"),
+]
+
+
+@pytest.mark.parametrize(("query", "status", "shown"), DASHBOARD_DATES, ids=[case[0] for case in DASHBOARD_DATES])
+async def test_dashboard_date_filters_at_the_calendars_ends_select_or_say_which_is_refused(
+        stack: Stack, client: httpx.AsyncClient, query: str, status: int, shown: str) -> None:
+    await add_odd_response(stack)
+    page = await signed_in_get(client, f"/dashboard/forms/{SURVEY}?{query}&status=partial&page=2")
+    assert page.status_code == status, page.text[:300]
+    assert shown in page.text, page.text[-1500:]
+    download = await signed_in_get(client, f"/dashboard/forms/{SURVEY}/export.csv?{query}")
+    assert download.status_code == status, download.text[:300]
+    if status == 400:
+        assert shown in download.text, download.text[-1500:]
