@@ -480,6 +480,14 @@ async def test_cli_filters(engine: AsyncEngine, database_url: str) -> None:
     assert [row["response_id"][-1] for row in read_csv(result.stdout.decode())] == ["3", "7"]
 
 
+async def test_cli_refuses_a_time_past_the_calendars_ends_naming_the_option(engine: AsyncEngine,
+                                                                            database_url: str) -> None:
+    result = cli(database_url, SURVEY, "--since", "9999-12-31T23:59:59-01:00")  # year 10000 in UTC
+    assert result.returncode == 2 and result.stdout == b""
+    assert b"argument --since: 9999-12-31T23:59:59-01:00 is outside the years 1 to 9999 in UTC" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
 async def test_cli_shows_progress_on_a_terminal(engine: AsyncEngine, database_url: str, tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     try:

@@ -208,3 +208,5 @@ def test_foreign_or_corrupt_client_state_decodes_to_nothing() -> None:
     assert decode_client_state("not base64!") == {}
     assert decode_client_state(base64.b64encode(b"[1]").decode()) == {}
     assert decode_client_state(None) == {}
+    assert decode_client_state(base64.b64encode(b'{"r": ' + b"[" * 5000 + b"]" * 5000 + b"}").decode()) == {}
+    assert decode_client_state(base64.b64encode(b'{"r": "\xff"}').decode()) == {}  # not UTF-8

@@ -73,3 +73,34 @@ def test_dumps_refuses_what_json_refuses(value: object) -> None:
 
 def test_dumps_writes_subclasses_as_json_does() -> None:
     assert json.loads(json_codec.dumps({"k": Label("v")})) == {"k": "v"}
+
+
+# ---- loads_bounded: text from outside -------------------------------------------------------------------
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(("text", "pointer", "problem"), [
+    (deep(65), "/0" * 64, "nested deeper than 64 levels"),  # parsed, then found too deep
+    (deep(100_000), "/0" * 64, "nested deeper than 64 levels"),  # json's RecursionError
+    ('{"a": [1, {}, "k", {"b~/c": ' + deep(70) + "}]}", "/a/3/b~0~1c" + "/0" * 61, "nested deeper than 64 levels"),
+    ('{"s": "[[[[", "n": [' + "1" * 4301 + "]}", "/n/0", "an integer of 4301 digits (Python reads at most 4300)"),
+    ("-" + "9" * 5000, "", "an integer of 5000 digits (Python reads at most 4300)"),
+])
+def test_loads_bounded_refuses_deep_or_long_text_saying_where(text: str, pointer: str, problem: str) -> None:
+    with pytest.raises(json_codec.JsonLimitError) as refused:
+        json_codec.loads_bounded(text)
+    assert (refused.value.pointer, refused.value.problem) == (pointer, problem)
+    assert str(refused.value) == f"{problem} at {pointer or '/'}"
+
+
+@pytest.mark.parametrize("text", [deep(64), '{"f": 1.' + "5" * 5000 + "}", '"' + "[" * 5000 + '"', *TEXTS])
+def test_loads_bounded_reads_what_is_within_the_limits_as_loads_does(text: str) -> None:
+    assert repr(json_codec.loads_bounded(text)) == repr(json_codec.loads(text))
+
+
+def test_loads_bounded_leaves_malformed_text_to_jsons_error() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json_codec.loads_bounded('{"a": [1, 2')

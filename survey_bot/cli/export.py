@@ -29,6 +29,7 @@ from survey_bot.reports.export import (
 )
 from survey_bot.runtime import load_form_file, running
 from survey_bot.storage.models import FormVersion
+from survey_bot.utc import typed_utc
 from survey_bot.vocabulary import STATUSES
 
 __all__ = ["add_parser", "run_export"]
@@ -78,9 +79,13 @@ def _statuses_and_form(words: list[str], form_id: str | None) -> tuple[tuple[str
 
 def _timestamp(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or timestamp") from None
+    try:
+        return typed_utc(parsed)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -96,7 +96,7 @@ class ResponseRecord:
     direction: str = "incoming"
     answers: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
-    keypad_attempts: Sequence[Mapping[str, Any]] = ()
+    keypad_attempts: Sequence[Any] = ()  # as stored: objects naming a "field", normally
     current_field: str | None = None
     started_at: datetime | None = None
     answered_at: datetime | None = None
@@ -119,8 +119,13 @@ class ResponseRecord:
         return self.sources.get(name) in FINAL_SOURCES
 
     def keypad_tried(self, name: str) -> bool:
-        """Tell whether `name` was asked on the keypad at least once."""
-        return any(attempt.get("field") == name for attempt in self.keypad_attempts)
+        """Tell whether `name` was asked on the keypad at least once.
+
+        Entries are read as stored: one that is not an object (a hand-edited or foreign row) names no field, and
+        counting the others keeps the form's page up rather than a 500 for every range that holds such a row.
+        """
+        return any(isinstance(attempt, Mapping) and attempt.get("field") == name
+                   for attempt in self.keypad_attempts or ())
 
 
 def breakoff_question(record: ResponseRecord, fields: Sequence[FieldLike],

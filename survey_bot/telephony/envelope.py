@@ -17,11 +17,11 @@ from typing import Any
 from survey_bot import json_codec
 from survey_bot.errors import PayloadError
 from survey_bot.flow.events import Event
+from survey_bot.json_codec import MAX_DEPTH
 
 __all__ = ["MAX_CALL_CONTROL_ID", "MAX_DEPTH", "decode_client_state", "encode_client_state", "parse_event"]
 
 
-MAX_DEPTH = 64  # Telnyx's deepest payloads (a transcript, a nested form's partial result) are under 10
 MAX_CALL_CONTROL_ID = 500  # Telnyx's are about 100 characters; the id is indexed and used as an address
 
 
@@ -31,15 +31,14 @@ def parse_event(raw: str) -> Event:
     Values no database can hold are cleaned here, the same on SQLite and PostgreSQL (so an export does not
     depend on where it was stored): a NUL character in a string becomes U+FFFD, NaN and infinities become
     null, and occurred_at is taken to UTC (a time no database can hold is dropped, as a malformed one is).
+    A body nested deeper than MAX_DEPTH anywhere, or holding an integer Python will not convert, is refused.
     """
     try:
-        body = json_codec.loads(raw)
+        body = json_codec.loads_bounded(raw, MAX_DEPTH)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise PayloadError(f"body is nested deeper than {MAX_DEPTH} levels") from exc
-    except ValueError as exc:  # e.g. an integer beyond Python's 4,300-digit conversion limit
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
+    except json_codec.JsonLimitError as exc:
+        raise PayloadError(f"body: {exc}") from exc
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         raise PayloadError("body has no `data` object (not a Telnyx event envelope)")
@@ -48,8 +47,6 @@ def parse_event(raw: str) -> Event:
         raise PayloadError("`data.id` must be a non-empty string of at most 100 characters")
     if not isinstance(event_type, str) or not event_type or len(event_type) > 100:
         raise PayloadError(f"event {event_id}: `data.event_type` must be a non-empty string")
-    if raw.count("{") + raw.count("[") > MAX_DEPTH and _deeper_than(data, MAX_DEPTH):
-        raise PayloadError(f"event {event_id}: the body is nested deeper than {MAX_DEPTH} levels")
     if "\\u0000" in raw or "NaN" in raw or "Infinity" in raw:
         data = _clean(data)
     payload = data.get("payload")
@@ -68,17 +65,6 @@ def parse_event(raw: str) -> Event:
         raw=raw,
         client_state=decode_client_state(payload.get("client_state")),
     )
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether `value` nests containers more than `limit` levels deep."""
-    if limit < 0:
-        return True
-    if isinstance(value, dict):
-        return any(_deeper_than(item, limit - 1) for item in value.values() if isinstance(item, dict | list))
-    if isinstance(value, list):
-        return any(_deeper_than(item, limit - 1) for item in value if isinstance(item, dict | list))
-    return False
 
 
 def _clean(value: Any) -> Any:
@@ -112,13 +98,14 @@ def encode_client_state(state: Mapping[str, Any]) -> str:
 def decode_client_state(value: Any) -> dict[str, Any]:
     """Decode a client_state we set; anything else (absent, foreign, corrupt) decodes to {}.
 
-    A response id (`r`) that is not one of ours in shape (a string of at most 36 characters) is dropped.
+    A response id (`r`) that is not one of ours in shape (a string of at most 36 characters) is dropped. Ours
+    is flat, so one nested past MAX_DEPTH (which json would meet with a RecursionError) is foreign too.
     """
     if not isinstance(value, str) or not value:
         return {}
     try:
-        decoded = json.loads(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError):
+        decoded = json_codec.loads_bounded(base64.b64decode(value, validate=True).decode("utf-8"), MAX_DEPTH)
+    except (binascii.Error, ValueError):  # JSONDecodeError, JsonLimitError and UnicodeDecodeError among them
         return {}
     if not isinstance(decoded, dict):
         return {}

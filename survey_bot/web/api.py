@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from quart import Blueprint, Response, current_app, jsonify, request
 from quart_schema import validate_querystring, validate_request, validate_response
 from sqlalchemy import exists, select
 
+from survey_bot import json_codec
 from survey_bot.errors import ConfigError
 from survey_bot.intake.outbound import CallRequestError, start_outbound_call
 from survey_bot.reports.export import ResponseFilter, UnknownFormError
@@ -54,15 +57,30 @@ def _unauthorized() -> tuple[Response, int]:
 
 @blueprint.before_request
 async def require_json() -> tuple[Response, int] | None:
-    """415 for a body that is not JSON, 400 for one that is not UTF-8 (after the token check)."""
+    """415 for a body that is not JSON; 400 saying where for one that is not UTF-8, not well-formed, or nested or
+    numbered past json_codec's limits (after the token check).
+
+    Why here: Quart's get_json would raise UnicodeDecodeError or RecursionError (a 500) and word the rest as a
+    bare "bad request"; once this check passes, its parse of the same bytes cannot fail.
+    """
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
     if not request.is_json:
         return jsonify(error="unsupported_media_type", detail="send Content-Type: application/json"), 415
-    try:  # Quart would raise UnicodeDecodeError (a 500) while parsing it
-        (await request.get_data(cache=True, as_text=False, parse_form_data=False)).decode("utf-8")
+    problem = _body_problem(await request.get_data(cache=True, as_text=False, parse_form_data=False))
+    return (jsonify(error="invalid_request", detail=f"body: {problem}"), 400) if problem else None
+
+
+def _body_problem(body: bytes) -> str | None:
+    """What keeps `body` from being read as JSON (None: nothing)."""
+    try:
+        json_codec.loads_bounded(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        return jsonify(error="invalid_request", detail=f"body: not UTF-8 ({exc.reason} at byte {exc.start})"), 400
+        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except json_codec.JsonLimitError as exc:
+        return str(exc)
     return None
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from survey_bot.intake.outbound import E164
+from survey_bot.utc import typed_utc
 
 __all__ = [
     "CallAccepted",
@@ -75,6 +76,12 @@ class ExportQuery(_Closed):
         if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
             raise ValueError("expected an RFC 3339 date-time such as 2025-03-01T09:00:00Z")
         return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        # Taken to UTC here, so a zoned time past the calendar's ends is a 400 naming it, not a 500 in the query.
+        return None if value is None else typed_utc(value)
 
 
 class CsvExportQuery(ExportQuery):

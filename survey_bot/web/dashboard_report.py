@@ -18,7 +18,7 @@ from survey_bot.reports import metrics
 from survey_bot.reports.export import ResponseFilter
 from survey_bot.storage.form_versions import newest_form
 from survey_bot.storage.models import Response
-from survey_bot.utc import as_utc
+from survey_bot.utc import typed_utc
 from survey_bot.vocabulary import OUTCOME_COLOURS, OUTCOME_LABELS, STATUSES
 from survey_bot.web import charts
 
@@ -36,14 +36,18 @@ def _when(name: str, text: str, *, end: bool) -> datetime | None:
     if not text:
         return None
     try:
-        if len(text) == 10:
-            day = datetime.combine(datetime.fromisoformat(text).date(), time(), UTC)
-            return day + timedelta(days=1) if end else day
-        return as_utc(datetime.fromisoformat(text))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise QueryError(f"{name}: {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
-    except OverflowError:
-        raise QueryError(f"{name}: {text!r} is past the last day this dashboard can count to") from None
+    try:
+        if len(text) == 10:
+            day = datetime.combine(parsed.date(), time(), UTC)
+            return day + timedelta(days=1) if end else day
+        return typed_utc(parsed)
+    except ValueError as exc:
+        raise QueryError(f"{name}: {exc}") from None
+    except OverflowError:  # the day after 9999-12-31
+        raise QueryError(f"{name}: {text!r} is the last day there is; leave it empty for no end") from None
 
 
 @dataclass(frozen=True)
