@@ -142,3 +142,20 @@ def test_a_refused_reissue_counts_as_alive_and_moves_nothing() -> None:
         "client_state": encode_client_state({"r": "r1"})}}}
     decision = next_commands(parse_event(json.dumps(body)), asking, survey, utc_now())
     assert decision.commands == [] and decision.state.current_field == "nps" and decision.state.keypad_done == []
+
+
+def test_a_webhook_after_the_watchdog_ended_the_response_is_kept_and_commands_nothing() -> None:
+    survey = load_forms(FORMS)["customer_satisfaction"]
+    gone = CallState(response_id="r1", direction="incoming", answered_at=utc_now(), answers={"nps": 4},
+                     sources={"nps": "ai_partial"})
+    ended = next_commands(parse_event(json.dumps({"data": {
+        "id": "watchdog:r1:0", "event_type": "survey_bot.watchdog",
+        "payload": {"alive": False, "client_state": encode_client_state({"r": "r1"})}}})), gone, survey, utc_now())
+    assert (ended.state.status, ended.state.hangup_cause, ended.commands) == ("abandoned", "lost", [])
+    late = next_commands(parse_event(json.dumps({"data": {
+        "id": "late", "event_type": "call.ai_gather.ended", "payload": {
+            "status": "valid", "result": {"nps": 4, "satisfaction": "neutral"},
+            "client_state": encode_client_state({"r": "r1", "s": "ai"})}}})), ended.state, survey, utc_now())
+    assert late.commands == []  # no keypad question to a call that is gone
+    assert late.state.answers == {"nps": 4, "satisfaction": "neutral"} and late.state.sources["nps"] == "ai"
+    assert late.state.hangup_cause == "lost"
