@@ -53,6 +53,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
      "set by `serve --insecure-skip-verify`; local tests only"),
     ("dispatcher", "SURVEY_BOT_DISPATCHER", "inline (`survey-bot serve`: process)",
      "where outbox commands are sent from: `process` (a child beside each web process) or `inline`"),
+    ("metrics_token", "SURVEY_BOT_METRICS_TOKEN", "", "bearer token for GET /metrics; unset: /metrics is open"),
+    ("log_format", "SURVEY_BOT_LOG_FORMAT", "text", "`text`, or `json`: one JSON object per line with the call's ids"),
 )
 DISPATCHER_MODES = ("process", "inline")
 
@@ -77,6 +79,8 @@ class Settings:
     insecure_skip_verify: bool = False
     dispatch_commands: bool = True
     dispatcher: str = "inline"
+    metrics_token: str = ""
+    log_format: str = "text"
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,7 +105,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never print secrets
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("telnyx_api_key", "admin_token"):
+        for secret in ("telnyx_api_key", "admin_token", "metrics_token"):
             if shown[secret]:
                 shown[secret] = "***"
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"

@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from survey_bot.config import Settings
+from survey_bot.logs import json_logs
 from survey_bot.serving.asgi import APP_FACTORY
 from survey_bot.serving.draining import DrainingServer
 from survey_bot.storage.engine import make_engine
@@ -32,6 +33,8 @@ def serve(*, host: str, port: int, workers: int, server: str) -> int:
         "factory": True, "host": host, "port": port, "workers": workers, "loop": "uvloop", "http": "httptools",
         "lifespan": "on", "access_log": False, "timeout_graceful_shutdown": 10, "timeout_keep_alive": 30,
     }
+    if json_logs():  # uvicorn's own lines go through our handler too (its default config has its own format)
+        options["log_config"] = None
     if workers > 1:  # uvicorn's worker processes build their own plain uvicorn.Server
         uvicorn.run(APP_FACTORY, **options)
         return 0
@@ -60,4 +63,6 @@ def _hypercorn(host: str, port: int, workers: int) -> int:
     config.worker_class = "uvloop"
     config.workers = 0 if workers == 1 else workers
     config.graceful_timeout = 10
+    if json_logs():  # Hypercorn's lines through our handler, not its own text format
+        config.errorlog = logging.getLogger("hypercorn.error")
     return int(run(config) or 0)
