@@ -61,6 +61,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
      "seconds a call may stay silent beyond what its awaited step allows before the watchdog asks Telnyx"),
     ("dispatcher", "SURVEY_BOT_DISPATCHER", "inline (`survey-bot serve`: process)",
      "where outbox commands are sent from: `process` (a child beside each web process) or `inline`"),
+    ("metrics_token", "SURVEY_BOT_METRICS_TOKEN", "", "bearer token for GET /metrics; unset: /metrics is open"),
+    ("log_format", "SURVEY_BOT_LOG_FORMAT", "text", "`text`, or `json`: one JSON object per line with the call's ids"),
 )
 DISPATCHER_MODES = ("process", "inline")
 
@@ -89,6 +91,8 @@ class Settings:
     dispatch_commands: bool = True
     call_silence_timeout: float = 90.0
     dispatcher: str = "inline"
+    metrics_token: str = ""
+    log_format: str = "text"
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,7 +117,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never print secrets
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("telnyx_api_key", "admin_token", "secret_key"):
+        for secret in ("telnyx_api_key", "admin_token", "secret_key", "metrics_token"):
             if shown[secret]:
                 shown[secret] = "***"
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"

@@ -181,3 +181,13 @@ async def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(database_url: 
         other = await client.get("/api/forms", headers={"Authorization": f"Bearer {TOKEN}",  # ...not the others'
                                                         "X-Forwarded-For": "203.0.113.6"}, **from_address("10.0.0.30"))
         assert other.status_code == 200
+
+
+async def test_the_cookie_is_secure_when_a_trusted_proxy_says_https(database_url: str) -> None:
+    proxied = make_app(database_url, trusted_proxies="10.0.0.0/24")
+    async with proxied.test_app():
+        for peer, secure in (("10.0.0.40", True), ("192.0.2.1", False)):  # believed only from the proxy
+            page = await proxied.test_client().get("/dashboard/login", headers={"X-Forwarded-Proto": "https"},
+                                                   **from_address(peer))
+            cookie = page.headers.get("Set-Cookie", "")
+            assert cookie.startswith(COOKIE) and ("Secure" in cookie) is secure, (peer, cookie)

@@ -91,6 +91,8 @@ async def test_a_call_gone_without_its_webhooks_ends_lost(stack: Stack) -> None:
         assert await db.scalar(select(func.count()).select_from(WebhookEvent).where(
             WebhookEvent.response_id == response.id, WebhookEvent.event_type == "survey_bot.watchdog")) == 1
     assert await sweep(stack) == 0  # an ended response is left alone
+    scraped = await (await stack.app.test_client().get("/metrics")).get_data(as_text=True)
+    assert 'survey_bot_watchdog_actions_total{action="ended_lost"}' in scraped
 
 
 async def test_a_live_call_gets_its_step_once_more_then_is_closed(stack: Stack) -> None:

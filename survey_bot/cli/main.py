@@ -21,8 +21,8 @@ COMMANDS = (serve, demo, simulate, db, forms, call, export)  # each module regis
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (2 for a mistake in settings or input, said in one line)."""
     args = build_parser().parse_args(argv)
-    configure_logging()
     try:
+        configure_logging()  # (refuses an unknown SURVEY_BOT_LOG_FORMAT in one line, like any setting)
         result: int = args.handler(args)
         return result
     except (ConfigError, DatabaseNotReady) as exc:

@@ -33,10 +33,15 @@ def add_parser(commands: Commands) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from survey_bot.serving.run import serve
+    from survey_bot.observe.multiprocess import metrics_directory
 
     if args.insecure_skip_verify:
         os.environ["SURVEY_BOT_INSECURE_SKIP_VERIFY"] = "1"
     # the web processes (uvicorn's workers too) read their settings from the environment
     os.environ["SURVEY_BOT_DISPATCHER"] = args.dispatcher or os.environ.get("SURVEY_BOT_DISPATCHER") or "process"
-    return serve(host=args.host, port=args.port, workers=args.workers, server=args.server)
+    # Every web process and dispatcher child keeps its metrics in one directory, so a scrape of any worker adds
+    # them all; prometheus_client reads it once, when imported, so it is set before the server is.
+    with metrics_directory():
+        from survey_bot.serving.run import serve
+
+        return serve(host=args.host, port=args.port, workers=args.workers, server=args.server)

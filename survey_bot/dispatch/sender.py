@@ -3,6 +3,9 @@
 It wakes when a webhook commits new commands and polls once a second for the rest (commands left by a
 restart, another worker, or a retry that came due). A command Telnyx refuses for good becomes a
 `survey_bot.command_failed` event processed like a webhook, so the conversation can move on.
+Each command handled is counted by action and status once its transaction committed (observe.metrics; in the
+dispatcher child too, whose counts reach the scrape through the multiprocess files), and what is logged while
+it is sent or recorded carries its ids.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from survey_bot.dispatch.liveness import Presence
 from survey_bot.flow.events import Event
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.write_path import handle_event
+from survey_bot.observe import metrics
+from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox
 from survey_bot.storage.models import Command
 from survey_bot.storage.responses import link_dialled_call
@@ -106,6 +111,9 @@ class Dispatcher:
             facts = await outbox.call_facts(session, (row.response_id for row in claimed))
             pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
             await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
+        for row in claimed:
+            if row.command_id in pointless:
+                metrics.command(row.action, "skipped")
         to_send = [row for row in claimed if row.command_id not in pointless]
         if to_send:
             results = await asyncio.gather(*(self._send(row, facts) for row in to_send))
@@ -116,30 +124,43 @@ class Dispatcher:
         known = facts.get(row.response_id or "")
         call_control_id = row.call_control_id or (known.call_control_id if known else None)
         async with self._limit:
-            return await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
+            with _context(row, call_control_id):
+                return await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
 
     async def _record(self, outcomes: list[tuple[Command, SendResult]]) -> None:
         """Record how Telnyx answered each command of a pass, in one transaction."""
         now = self._clock()
-        failed = False
+        statuses: list[tuple[str, str]] = []  # (action, status), counted once committed
         async with self._sessions() as session, session.begin():
             await outbox.mark_many_done(session, [row.command_id for row, result in outcomes if result.ok],
                                         "sent", "ok", now)
             for row, result in outcomes:
-                if result.ok:
-                    if row.action == "dial" and result.call_control_id and row.response_id:
-                        await link_dialled_call(session, row.response_id, result.call_control_id, now)
-                elif result.retryable:
-                    backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
-                    await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
-                    log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
-                                _describe(result), backoff.total_seconds())
-                elif await self._record_refusal(session, row, result, now):
-                    failed = True
-                else:  # try the whole refusal again later rather than hold the claim
-                    await outbox.release_for_retry(session, row.command_id, _describe(result), now + MAX_BACKOFF)
+                with _context(row, row.call_control_id):
+                    statuses.append((row.action, await self._record_one(session, row, result, now)))
+        for action, status in statuses:
+            metrics.command(action, status)
+        failed = any(status == "failed" for _action, status in statuses)
         if failed or any(result.ok for _row, result in outcomes):
             self.wake()
+
+    async def _record_one(self, session: AsyncSession, row: Command, result: SendResult, now: datetime) -> str:
+        """Record one answer (a sent command is already marked); return the command's status for the metrics."""
+        if result.ok:
+            log.debug("command %s sent", row.action)
+            if row.action == "dial" and result.call_control_id and row.response_id:
+                await link_dialled_call(session, row.response_id, result.call_control_id, now)
+            return "sent"
+        if result.retryable:
+            backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
+            await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
+            log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
+                        _describe(result), backoff.total_seconds())
+            return "retried"
+        if await self._record_refusal(session, row, result, now):
+            return "failed"
+        # try the whole refusal again later rather than hold the claim
+        await outbox.release_for_retry(session, row.command_id, _describe(result), now + MAX_BACKOFF)
+        return "retried"
 
     async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime) -> bool:
         """Mark a refused command failed and let the flow react, together; if the flow fails, neither happens
@@ -154,6 +175,11 @@ class Dispatcher:
             log.exception("recording the refusal of command %s %s failed", row.action, row.command_id)
             return False
         return True
+
+
+def _context(row: Command, call_control_id: str | None) -> contextlib.AbstractContextManager[None]:
+    return log_context(command_id=row.command_id, response_id=row.response_id, call_control_id=call_control_id,
+                       event_id=row.event_id)
 
 
 def _call_ended(row: Command, facts: dict[str, outbox.CallFacts]) -> bool:

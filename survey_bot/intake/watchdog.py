@@ -26,6 +26,7 @@ from survey_bot.flow.state import STATE_FIELDS, CallState
 from survey_bot.flow.watchdog import silence_allowed
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.writer import Intake
+from survey_bot.observe.metrics import watchdog_action
 from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Response
 from survey_bot.telephony.client import Client, call_alive
@@ -88,7 +89,9 @@ class Watchdog:
             alive = await call_alive(self._client, silent.call_control_id) if silent.call_control_id else False
             if alive is None:
                 continue  # Telnyx could not be asked: next sweep
-            await self._intake.submit(_event(silent, alive))
+            outcome = await self._intake.submit(_event(silent, alive))
+            if outcome.state == "processed":  # not a duplicate another worker already handed in
+                watchdog_action("ended_lost" if not alive else "acted_on_live_call")
             handed += 1
         return handed
 

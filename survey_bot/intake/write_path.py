@@ -28,6 +28,7 @@ from survey_bot.flow.decide import HANDLERS, next_commands
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
 from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox, responses
 from survey_bot.storage.batch import BatchWrites, write_batch
 from survey_bot.storage.form_versions import form_of_version, form_version_id
@@ -48,6 +49,7 @@ class Outcome:
     state: str  # processed | duplicate | ignored
     commands: int = 0
     note: str | None = None
+    response_id: str | None = None  # the response the event belongs to, when known (for the logs)
 
 
 async def handle_event(session: AsyncSession, event: Event, catalog: FormCatalog) -> Outcome:
@@ -106,12 +108,13 @@ async def handle_batch(session: AsyncSession, events: Sequence[Event], catalog: 
         if event.id in recorded:
             results.append(Outcome("duplicate"))
             continue
-        try:
-            outcome = await _decide(session, batch, event, catalog, len(results), datetime.now(UTC))
-        except Exception as exc:  # this event only: nothing of it is kept
-            log.exception("event %s (%s) failed", event.id, event.event_type)
-            results.append(exc)
-            continue
+        with log_context(event_id=event.id, call_control_id=event.call_control_id, response_id=event.response_id):
+            try:
+                outcome = await _decide(session, batch, event, catalog, len(results), datetime.now(UTC))
+            except Exception as exc:  # this event only: nothing of it is kept
+                log.exception("event %s (%s) failed", event.id, event.event_type)
+                results.append(exc)
+                continue
         recorded.add(event.id)
         results.append(outcome)
     await _queue_commands(session, batch, results)
@@ -152,9 +155,9 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now)
     if event.event_type not in HANDLERS:  # recorded for the timeline; nothing in the flow depends on it
         batch.record_event(event, now, "ignored", "no action for this event type", record.id)
-        return Outcome("ignored")
+        return Outcome("ignored", response_id=record.id)
     batch.record_event(event, now, "processed", None, record.id)
-    return Outcome("processed")  # the command count is filled in by _queue_commands
+    return Outcome("processed", response_id=record.id)  # the command count is filled in by _queue_commands
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ async def _start_inbound(session: AsyncSession, batch: _Batch, event: Event, cat
     batch.keep(record, set(), new=True)
     batch.due_commands(index, event, decision.commands, form, record.id, event.call_control_id, now)
     batch.record_event(event, now, "processed", None, record.id)
-    return Outcome("processed")
+    return Outcome("processed", response_id=record.id)
 
 
 def _text(value: object) -> str | None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from survey_bot.flow.events import Event
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.write_path import Outcome, handle_batch, handle_event
+from survey_bot.observe.log_context import log_context
 from survey_bot.storage.response_cache import ResponseCache
 
 __all__ = ["MAX_BATCH", "Intake"]
@@ -118,7 +119,9 @@ class Intake:
             except Exception as exc:  # this event only; its savepoint is rolled back
                 if _is_conflict(exc) and attempt < CONFLICT_RETRIES:
                     continue  # the other worker's row is committed now (the unique check waited for it)
-                log.exception("event %s (%s) failed", event.id, event.event_type)
+                with log_context(event_id=event.id, call_control_id=event.call_control_id,
+                                 response_id=event.response_id):
+                    log.exception("event %s (%s) failed", event.id, event.event_type)
                 return exc
         raise AssertionError("unreachable")
 

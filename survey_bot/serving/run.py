@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from survey_bot.config import Settings
+from survey_bot.logs import json_logs
 from survey_bot.serving.asgi import APP_FACTORY
 from survey_bot.serving.draining import DrainingServer
 from survey_bot.serving.protocol import HEADER_BYTES, BoundedHttpToolsProtocol
@@ -39,6 +40,8 @@ def serve(*, host: str, port: int, workers: int, server: str) -> int:
         # uvicorn's default would believe it from any local peer.
         "proxy_headers": False,
     }
+    if json_logs():  # uvicorn's own lines go through our handler too (its default config has its own format)
+        options["log_config"] = None
     if workers > 1:  # uvicorn's worker processes build their own plain uvicorn.Server
         uvicorn.run(APP_FACTORY, **options)
         return 0
@@ -69,4 +72,6 @@ def _hypercorn(host: str, port: int, workers: int) -> int:
     config.graceful_timeout = 10
     config.read_timeout = 30  # a connection silent this long is closed (bodies: intake's own limits)
     config.h11_max_incomplete_size = HEADER_BYTES
+    if json_logs():  # Hypercorn's lines through our handler, not its own text format
+        config.errorlog = logging.getLogger("hypercorn.error")
     return int(run(config) or 0)

@@ -27,6 +27,7 @@ from survey_bot.intake.writer import Intake
 from survey_bot.runtime import Runtime
 from survey_bot.storage.form_versions import form_version_id
 from survey_bot.web import api, dashboard, openapi
+from survey_bot.web.scrape import blueprint as metrics_blueprint
 from survey_bot.web.sessions import load_secret_key
 from survey_bot.web.state import KEY, AppState, state
 from survey_bot.web.throttle import parse_trusted
@@ -58,6 +59,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     intake.on_commit = app_state.wake_dispatcher
     app.extensions[KEY] = app_state
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(metrics_blueprint)  # GET /metrics
     openapi.init_openapi(app)
     dashboard.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])

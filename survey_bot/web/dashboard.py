@@ -51,8 +51,9 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
     """Signed cookie sessions whose cookie is marked Secure whenever the request came over HTTPS."""
 
     def get_cookie_secure(self, app: Quart) -> bool:
-        """Secure when configured so, or when this request is HTTPS."""
-        return bool(super().get_cookie_secure(app) or request.scheme in ("https", "wss"))
+        """Secure when configured so, when this request is HTTPS, or when a trusted proxy says it was."""
+        return bool(super().get_cookie_secure(app) or request.scheme in ("https", "wss")
+                    or throttle.forwarded_https(app))
 
 
 def init_app(app: Quart) -> None:

@@ -23,7 +23,8 @@ from survey_bot.storage.admin import count_failure, failures_in_window
 from survey_bot.utc import now as utc_now
 from survey_bot.web.state import state
 
-__all__ = ["LIMIT", "WINDOW", "Blocked", "blocked", "client_address", "note_failure", "too_many"]
+__all__ = ["LIMIT", "WINDOW", "Blocked", "blocked", "client_address", "forwarded_https", "note_failure",
+           "too_many"]
 
 LIMIT = 10
 WINDOW = timedelta(seconds=60)
@@ -62,6 +63,16 @@ def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in networks)
+
+
+def forwarded_https(app: Quart) -> bool:
+    """Whether a trusted reverse proxy says the client's request came over HTTPS (X-Forwarded-Proto)."""
+    networks = trusted_networks(state(app).settings.trusted_proxies)
+    peer = request.remote_addr or ""
+    if not networks or not _is_trusted(peer, networks):
+        return False
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return proto == "https"
 
 
 def client_address(app: Quart) -> str:
