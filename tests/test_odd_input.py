@@ -24,7 +24,7 @@ from survey_bot.storage.models import FormVersion, Response, WebhookEvent
 from survey_bot.web.state import state
 
 FORMS = Path(__file__).resolve().parent.parent / "forms"
-TOKEN = "odd-input-token"
+TOKEN = "odd-input-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON_AUTH = {**AUTH, "Content-Type": "application/json"}
 SURVEY = "customer_satisfaction"

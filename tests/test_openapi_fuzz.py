@@ -5,6 +5,7 @@ POST /api/calls too (the app runs with dispatch_commands=False, so nothing is di
 from __future__ import annotations
 
 import asyncio
+import itertools
 import queue
 import shutil
 import threading
@@ -34,6 +35,7 @@ TOKEN = "fuzz-token-0123456789"
 FORM_IDS = ["customer_satisfaction", "appointment_intake"]
 RESPONSE_IDS = [str(uuid.UUID(int=i)) for i in range(1, 6)]
 START = datetime(2025, 1, 1, tzinfo=UTC)
+ADDRESSES = itertools.count(1)
 SEEN: defaultdict[str, set[int]] = defaultdict(set)  # operation -> statuses it answered
 CURSORS = ["", *(encode_cursor(START + timedelta(hours=i), rid) for i, rid in enumerate(RESPONSE_IDS))]
 
@@ -90,7 +92,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) ->
     app = create_app({"database_url": f"sqlite+aiosqlite:///{database}", "admin_token": TOKEN,
                       "telnyx_public_key": WebhookSigner.generate().public_key_b64, "forms_dir": FORMS_DIR,
                       "dispatch_commands": False, "telnyx_connection_id": "conn-fuzz",
-                      "from_number": "+15550100001"})
+                      "from_number": "+15550100001",
+                      # every case comes "through a proxy" from an address of its own (see below)
+                      "trusted_proxies": "127.0.0.1"})
     yield from serve_in_thread(app)
 
 
@@ -134,10 +138,13 @@ def test_api_honours_its_openapi_document(case: schemathesis.Case) -> None:
     cursor = (case.query or {}).get("cursor")
     if isinstance(cursor, str) and len(cursor) <= 400:
         case.query["cursor"] = CURSORS[len(cursor) % len(CURSORS)]
-    # ignored_auth probes every operation with wrong tokens: ten of those and the per-address limit on failed
-    # authentication (tests/test_door.py) answers 429 to the rest of the run. The bearer check is tested
-    # route by route in tests/test_api.py.
-    response = case.call_and_validate(timeout=10, excluded_checks=[ignored_auth])
+    # The fuzzer sends wrong tokens on purpose (ignored_auth, and negative cases of the security scheme): from
+    # one address, ten of those and the per-address limit on failed authentication (tests/test_door.py)
+    # answers 429 to the rest of the run. Each case comes from an address of its own, as far as the app can
+    # tell (X-Forwarded-For from a trusted proxy). The bearer check is tested route by route in test_api.py.
+    n = next(ADDRESSES)
+    forwarded = {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"}
+    response = case.call_and_validate(timeout=10, excluded_checks=[ignored_auth], headers=forwarded)
     SEEN[case.operation.label].add(response.status_code)
 
 
