@@ -22,7 +22,7 @@ from survey_bot.errors import FormProblem
 from survey_bot.forms.check_logic import logic_problems
 from survey_bot.forms.check_warnings import warnings_of
 from survey_bot.forms.keypad import leaf_keypad
-from survey_bot.forms.labels import label_problems
+from survey_bot.forms.labels import form_locale, label_problems
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.phrases import prompt_of, speak_payload
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
@@ -176,7 +176,7 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     fields = leaves(document)
     found += logic_problems(document, fields)
     decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
-    locale = str(dtmf.get("language", DTMF_DEFAULTS["language"])) if isinstance(dtmf, dict) else "en-US"
+    locale = form_locale(document)
     for leaf in fields:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]

@@ -13,9 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from survey_bot.forms.schema_walk import escape
+from survey_bot.forms.schema_walk import escape, leaves
 
-__all__ = ["choice_schema", "choice_values", "label_key", "label_problems", "labels_of", "said", "spoken"]
+__all__ = ["DEFAULT_LOCALE", "choice_schema", "choice_values", "field_labels", "form_locale", "label_key",
+           "label_problems", "labels_of", "said", "spoken"]
+
+DEFAULT_LOCALE = "en-US"  # the keypad's locale when x-dtmf.language does not say
 
 # A BCP-47 tag as forms write them: en-US, es-419, zh-Hant-TW.
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
@@ -76,6 +79,25 @@ def labels_of(schema: Mapping[str, Any], locale: str) -> dict[str, str]:
 def said(value: Any, labels: Mapping[str, str]) -> str:
     """What is said (and exported with labels) for a value: its label, else the value humanised."""
     return labels.get(label_key(value)) or spoken(value)
+
+
+def form_locale(document: Mapping[str, Any]) -> str:
+    """The locale a form's keypad speaks, which picks its per-locale labels."""
+    dtmf = document.get("x-dtmf")
+    language = dtmf.get("language") if isinstance(dtmf, Mapping) else None
+    return language if isinstance(language, str) else DEFAULT_LOCALE
+
+
+def field_labels(document: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Every choice field of a (checked) form by dotted name, arrays of choices included: its labels by
+    `label_key` (empty: its values are said humanised)."""
+    locale = form_locale(document)
+    found = {}
+    for leaf in leaves(document):
+        schema = choice_schema(leaf.schema)
+        if schema is not None:
+            found[".".join(leaf.path)] = labels_of(schema, locale)
+    return found
 
 
 def label_problems(schema: Mapping[str, Any]) -> Problems:
