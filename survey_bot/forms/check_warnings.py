@@ -11,6 +11,7 @@ from typing import Any
 
 from survey_bot.forms.conditions import Branch, Conditional, build_logic
 from survey_bot.forms.keypad import leaf_keypad
+from survey_bot.forms.labels import choice_values
 from survey_bot.forms.schema_walk import Leaf
 from survey_bot.forms.validation import FORMATS
 
@@ -30,9 +31,9 @@ def warnings_of(document: Mapping[str, Any], fields: list[Leaf]) -> list[tuple[s
     logic = build_logic(document, [leaf.path for leaf in fields])
     sometimes = set().union(*(_required_by(c) for c in logic.conditionals))
     for leaf in fields:
-        values = leaf.schema.get("enum")
+        values = choice_values(leaf.schema)
         required = leaf.required or ".".join(leaf.path) in sometimes
-        if required and isinstance(values, list) and len(values) > _MENU_KEYS and leaf_keypad(leaf)[0] is None:
+        if required and values is not None and len(values) > _MENU_KEYS and leaf_keypad(leaf)[0] is None:
             found.append((leaf.pointer, f"a required question with {len(values)} choices has no keypad menu (a "
                                         f"menu holds {_MENU_KEYS}): if the voice AI misses it, the keypad can never "
                                         "rescue it and the response ends partial; split it into smaller "

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from survey_bot.forms.labels import choice_values
 from survey_bot.forms.schema_walk import Leaf
 
 __all__ = ["Keypad", "bound", "derive_keypad", "fmt_number", "high_bound", "leaf_keypad", "low_bound", "types_of",
@@ -99,14 +100,16 @@ def leaf_keypad(leaf: Leaf) -> tuple[Keypad | None, Problems]:
 
 
 def _menu_values(schema: Mapping[str, Any]) -> list[Any] | None:
-    if isinstance(schema.get("enum"), list):
-        return [v for v in schema["enum"] if v is not None]  # null is "no answer", not a menu entry
+    """The menu's values: the choices (an enum, a oneOf of consts), or yes and no."""
+    values = choice_values(schema)
+    if values is not None:
+        return values
     return [True, False] if types_of(schema) == {"boolean"} else None
 
 
 def _derived(schema: Mapping[str, Any]) -> Keypad | None:
     types, values = types_of(schema), _menu_values(schema)
-    if "enum" in schema:
+    if "enum" in schema or choice_values(schema) is not None:
         if values and len(values) <= 9:
             return Keypad("menu", {str(i): v for i, v in enumerate(values, 1)}, 1, 1, "")
         return None
@@ -156,20 +159,21 @@ def _pattern_lengths(schema: Mapping[str, Any]) -> tuple[int, int] | None:
 def _explicit_menu(schema: Mapping[str, Any], choices: Any) -> tuple[Keypad | None, Problems]:
     values = _menu_values(schema)
     if values is None:
-        return None, [("/choices", "choices need an enum (or boolean) field")]
+        return None, [("/choices", "choices need an enum (or a oneOf of consts, or a boolean) field")]
     if not isinstance(choices, Mapping):
         return None, []  # the vocabulary reports the shape
     problems: Problems = []
     seen: dict[str, str] = {}
     offered = {_canon(v) for v in values}
+    noun = "enum" if "enum" in schema else "oneOf const" if choice_values(schema) is not None else "boolean"
     for digit, value in choices.items():
         if _canon(value) not in offered:
-            problems.append((f"/choices/{digit}", f"{value!r} is not one of the field's enum values"))
+            problems.append((f"/choices/{digit}", f"{value!r} is not one of the field's {noun} values"))
         elif _canon(value) in seen:
             problems.append((f"/choices/{digit}", f"{value!r} is already digit {seen[_canon(value)]}"))
         seen.setdefault(_canon(value), digit)
-    problems += [("/choices", f"enum value {v!r} has no digit") for v in values if _canon(v) not in seen]
-    kind: Kind = "boolean" if "enum" not in schema else "menu"
+    problems += [("/choices", f"{noun} value {v!r} has no digit") for v in values if _canon(v) not in seen]
+    kind: Kind = "menu" if choice_values(schema) is not None else "boolean"
     usable = {d: v for d, v in choices.items() if re.fullmatch("[1-9]", d)}
     return (Keypad(kind, usable, 1, 1, "") if not problems else None), problems
 

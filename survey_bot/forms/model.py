@@ -9,6 +9,7 @@ from typing import Any
 
 from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
+from survey_bot.forms.labels import DEFAULT_LOCALE
 from survey_bot.vocabulary import RESERVED_NAMES
 
 __all__ = ["DECLINED_KEY", "DTMF_DEFAULTS", "REASK_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
@@ -22,7 +23,7 @@ VOICE_DEFAULTS: Mapping[str, Any] = {"voice": "Telnyx.KokoroTTS.af", "language":
 
 
 DTMF_DEFAULTS: Mapping[str, Any] = {
-    "voice": "Telnyx.KokoroTTS.af", "language": "en-US", "maximum_tries": 3, "timeout_millis": 10000,
+    "voice": "Telnyx.KokoroTTS.af", "language": DEFAULT_LOCALE, "maximum_tries": 3, "timeout_millis": 10000,
     "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye.",
     "decline_key": "*",
 }

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from survey_bot.forms.keypad import Keypad, fmt_number, high_bound, low_bound, types_of
+from survey_bot.forms.labels import labels_of, said, spoken
 
 __all__ = ["CANNOT_DECLINE", "INVALID_PAYLOAD", "decline_hint", "greeting", "humanize", "instructions", "key_name",
            "prompt_of", "read_back", "reask_greeting", "retry_payload", "span", "speak_payload"]
@@ -35,26 +36,23 @@ def prompt_of(schema: Mapping[str, Any], path: tuple[str, ...]) -> str:
     return text if text.rstrip().endswith((".", "?", "!", ":")) else f"{text}."
 
 
-def speak_payload(keypad: Keypad, schema: Mapping[str, Any], prompt: str, intro: str | None) -> str:
-    """Return what gather_using_speak says for one field."""
-    return " ".join(part for part in (intro, prompt, instructions(keypad, schema)) if part)
-
-
-def _spoken(value: Any) -> str:
-    return str(value).replace("_", " ").replace("-", " ")
+def speak_payload(keypad: Keypad, schema: Mapping[str, Any], prompt: str, intro: str | None, locale: str) -> str:
+    """Return what gather_using_speak says for one field (menus in the keypad's `locale`)."""
+    return " ".join(part for part in (intro, prompt, instructions(keypad, schema, locale)) if part)
 
 
 def span(low: int, high: int) -> str:
     return f"{low}" if low == high else f"{low} to {high}"
 
 
-def instructions(keypad: Keypad, schema: Mapping[str, Any]) -> str:
-    """Tell the caller which keys to press."""
+def instructions(keypad: Keypad, schema: Mapping[str, Any], locale: str) -> str:
+    """Tell the caller which keys to press (a menu says each choice's label in `locale`)."""
     if keypad.kind == "boolean":
         yes_no = {d: "yes" if v else "no" for d, v in keypad.choices.items()}
         return " ".join(f"Press {d} for {yes_no[d]}." for d in sorted(yes_no))
     if keypad.kind == "menu":
-        return " ".join(f"Press {d} for {_spoken(keypad.choices[d])}." for d in sorted(keypad.choices))
+        labels = labels_of(schema, locale)
+        return " ".join(f"Press {d} for {said(keypad.choices[d], labels)}." for d in sorted(keypad.choices))
     if keypad.kind == "date":
         return "Enter the date as 8 digits, year, month, day: for example 2 0 2 4 0 3 1 5 for March 15, 2024."
     if keypad.kind == "time":
@@ -97,12 +95,12 @@ def reask_greeting(titles: list[str]) -> str:
     return f"Sorry, I didn't catch {listed}. Could you say {'it' if len(names) == 1 else 'them'} again?"
 
 
-def read_back(value: Any, keypad: Keypad) -> str:
-    """Read keypad digits back in words, asking for a 1 or a 2."""
-    return f"You entered {_in_words(value, keypad)}. Press 1 if that is right, 2 to enter it again."
+def read_back(value: Any, keypad: Keypad, schema: Mapping[str, Any], locale: str) -> str:
+    """Read keypad digits back in words (a menu choice by its label), asking for a 1 or a 2."""
+    return f"You entered {_in_words(value, keypad, schema, locale)}. Press 1 if that is right, 2 to enter it again."
 
 
-def _in_words(value: Any, keypad: Keypad) -> str:
+def _in_words(value: Any, keypad: Keypad, schema: Mapping[str, Any], locale: str) -> str:
     if keypad.kind == "date" and isinstance(value, str) and len(value) == 10:
         year, month, day = value.split("-")
         return f"{_MONTHS[int(month) - 1]} {int(day)}, {year}"
@@ -110,7 +108,9 @@ def _in_words(value: Any, keypad: Keypad) -> str:
         return value[:5]
     if keypad.kind == "boolean":
         return "yes" if value else "no"
+    if keypad.kind == "menu":
+        return said(value, labels_of(schema, locale))
     if isinstance(value, str) and value.isdigit():
         return " ".join(value)  # a digit string is read digit by digit
-    return _spoken(value)
+    return spoken(value)
 

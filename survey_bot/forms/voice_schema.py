@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from survey_bot.forms.condition_words import when_to_ask
+from survey_bot.forms.labels import choice_values, label_key, labels_of, spoken
 from survey_bot.forms.model import DECLINED_KEY, Field, Form
 from survey_bot.forms.schema_walk import inline, map_subschemas
 
-__all__ = ["reask_parameters", "strip_extensions", "voice_parameters"]
+__all__ = ["reask_parameters", "strip_extensions", "voice_parameters", "with_label_words"]
 
 _ANNOTATIONS = ("title", "description")
 
@@ -29,13 +30,30 @@ def strip_extensions(schema: Any, _pointer: str = "") -> Any:
     return map_subschemas(kept, strip_extensions, _pointer)
 
 
+def with_label_words(schema: Any, locale: str, _pointer: str = "") -> Any:
+    """Tell the voice AI what x-labels say, in the description of each choice schema whose labels say more than
+    its values (`Choices: very_satisfied (really happy), ok.`); oneOf titles already go as written."""
+    if not isinstance(schema, dict):
+        return schema
+    schema = map_subschemas(schema, lambda child, at: with_label_words(child, locale, at), _pointer)
+    values = choice_values(schema) if "x-labels" in schema else None
+    labels = labels_of({"x-labels": schema["x-labels"]}, locale) if values is not None else {}
+    named = [(label_key(v), labels.get(label_key(v))) for v in values or ()]
+    if not any(label and label != spoken(key) for key, label in named):
+        return schema
+    listed = ", ".join(f"{key} ({label})" if label and label != spoken(key) else key for key, label in named)
+    said = str(schema.get("description") or "").rstrip().rstrip(".")
+    return {**schema, "description": f"{said}. Choices: {listed}." if said else f"Choices: {listed}."}
+
+
 def voice_parameters(form: Form) -> dict[str, Any]:
     """The whole form for the first AI gather."""
-    document = strip_extensions(inline(form.document, copy.deepcopy(dict(form.document))))
+    locale = str(form.dtmf["language"])
+    document = strip_extensions(with_label_words(inline(form.document, copy.deepcopy(dict(form.document))), locale))
     if form.voice.get("conditionals") == "flatten" and form.logic.conditional:
         words = when_to_ask(form)
         unconditional = [f.name for f in form.fields if f.required and f.name not in form.logic.named]
-        parameters = _object_of(document, form.fields, set(unconditional), words)
+        parameters = _object_of(document, form.fields, set(unconditional), words, locale)
     else:
         parameters = document
     return _with_declining(parameters, [f for f in form.fields if f.name in form.logic.never_required])
@@ -46,11 +64,12 @@ def reask_parameters(form: Form, names: Iterable[str], required: Iterable[str]) 
     document = strip_extensions(inline(form.document, copy.deepcopy(dict(form.document))))
     wanted, must = set(names), set(required)
     fields = [f for f in form.fields if f.name in wanted]
-    return _with_declining(_object_of(document, fields, must, {}), [f for f in fields if f.name not in must])
+    parameters = _object_of(document, fields, must, {}, str(form.dtmf["language"]))
+    return _with_declining(parameters, [f for f in fields if f.name not in must])
 
 
 def _object_of(document: Mapping[str, Any], fields: Iterable[Field], required: set[str],
-               words: Mapping[str, str]) -> dict[str, Any]:
+               words: Mapping[str, str], locale: str) -> dict[str, Any]:
     """An object schema holding just these fields (nested objects rebuilt along their paths, keeping the
     objects' titles and descriptions), no conditionals."""
     root: dict[str, Any] = {"type": "object", **_annotations(document), "properties": {}}
@@ -63,7 +82,7 @@ def _object_of(document: Mapping[str, Any], fields: Iterable[Field], required: s
             if key not in node.get("required", ()) and any(name.startswith(inside) for name in required):
                 node.setdefault("required", []).append(key)
             node = child
-        schema = strip_extensions(copy.deepcopy(dict(field.schema)))
+        schema = strip_extensions(with_label_words(copy.deepcopy(dict(field.schema)), locale))
         if field.name in words:
             said = str(schema.get("description") or field.title)
             schema["description"] = f"{said.rstrip('.')}. {words[field.name]}"

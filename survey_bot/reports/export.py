@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, String, Text, and_, cast, exists, func, or
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from survey_bot.forms.conditions import Logic, build_logic
+from survey_bot.forms.labels import field_labels
 from survey_bot.forms.schema_walk import leaves
 from survey_bot.reports.csv_safety import csv_record, neutralise_all
 from survey_bot.reports.export_rows import META_COLUMNS, ExportPlan, csv_records, ndjson_record
@@ -118,6 +119,7 @@ async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
         documents = [(None, today) if today is not None else (stored[0].id, stored[0].document)]
     names: dict[str, None] = {}
     logic: dict[int | None, Logic] = {}
+    labels: dict[int | None, dict[str, dict[str, str]]] = {}
     for version_id, document in documents:  # newest first: its order wins, then fields only older versions had
         # Stored versions were checked when they were recorded: only their leaves and skip logic are needed.
         paths = [leaf.path for leaf in leaves(document)]
@@ -125,7 +127,8 @@ async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
         rules = build_logic(document, paths)
         if rules.conditional:
             logic[version_id] = rules
-    return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored}, logic)
+        labels[version_id] = field_labels(document)
+    return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored}, logic, labels)
 
 
 async def count_responses(engine: AsyncEngine, selection: ResponseFilter) -> int:
@@ -158,23 +161,23 @@ async def response_batches(engine: AsyncEngine, selection: ResponseFilter, *, pr
 
 
 async def csv_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter, *,
-                     with_sources: bool = False, excel: bool = False, raw: bool = False,
+                     with_sources: bool = False, excel: bool = False, raw: bool = False, labels: bool = False,
                      progress: Progress | None = None) -> AsyncIterator[str]:
     """Yield the CSV export as text chunks, one per batch (the format is in the module doc)."""
     line_end = "\r\n" if excel else "\n"
     header = plan.header(with_sources)
     yield ("\ufeff" if excel else "") + csv_record(header if raw else neutralise_all(header), line_end)
     async for rows in response_batches(engine, selection):
-        yield "".join(csv_records(rows, plan, with_sources, raw, line_end))
+        yield "".join(csv_records(rows, plan, with_sources, raw, line_end, labels))
         if progress is not None:
             progress(len(rows))
 
 
-async def ndjson_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter, *,
+async def ndjson_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter, *, labels: bool = False,
                         progress: Progress | None = None) -> AsyncIterator[str]:
     """Yield one JSON object per response: metadata, then typed answers and sources nested as in the form."""
     async for rows in response_batches(engine, selection, provenance=True):
-        yield "".join([json.dumps(ndjson_record(row, plan), ensure_ascii=False, separators=(",", ":")) + "\n"
+        yield "".join([json.dumps(ndjson_record(row, plan, labels), ensure_ascii=False, separators=(",", ":")) + "\n"
                        for row in rows])
         if progress is not None:
             progress(len(rows))

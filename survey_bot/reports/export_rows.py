@@ -5,6 +5,8 @@ versions had), then with sources a `<field>.source` per field; values as `csv_sa
 them; formula-like cells neutralised unless raw; `excel` adds a BOM and CRLF line ends. A declined answer is
 the reserved value `.declined` (source `declined`); a field the response's answers made not applicable is
 empty (source `not_applicable`) even when a value was kept.
+With labels, a choice field's value (each item of an array of choices) is its label in the form version the
+response used (forms.labels: x-labels, oneOf titles, else the value humanised).
 NDJSON: one object per response with the metadata, `answers`, `sources` and `provenance` nested as in the
 form (a declined answer, and a value kept for a field made not applicable, are null), and the lists
 `declined` and `not_applicable`.
@@ -19,6 +21,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from survey_bot.forms.conditions import Logic, Relevance
+from survey_bot.forms.labels import said
 from survey_bot.forms.validation import nest
 from survey_bot.reports.csv_safety import cell_text, csv_record, export_time, neutralise, neutralise_all
 from survey_bot.vocabulary import DECLINED, DECLINED_CELL, EXPORT_COLUMNS, NOT_APPLICABLE
@@ -36,6 +39,8 @@ class ExportPlan:
     fields: tuple[str, ...]
     versions: Mapping[int, str]  # FormVersion.id -> version hash
     logic: Mapping[int | None, Logic] = field(default_factory=dict)  # the versions with skip logic (None: today's)
+    # version -> choice field -> its labels by label_key (forms.labels.field_labels), for exports with labels
+    labels: Mapping[int | None, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
 
     _dropped: dict[tuple[int, Relevance], tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -74,13 +79,28 @@ def _answers(values: dict[str, Any], sources_text: str | None, version_id: int |
             [name for name in declined if name not in dropped], dropped)
 
 
-def csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bool, line_end: str) -> list[str]:
-    """The CSV records of a batch of rows (`response_batches` order)."""
+def _labelled(values: dict[str, Any], choices: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """The answers with each choice field's value (each item of an array of choices) as its label."""
+    out = dict(values)
+    for name, labels in choices.items():
+        value = out.get(name)
+        if isinstance(value, list):
+            out[name] = [said(item, labels) for item in value]
+        elif value is not None:
+            out[name] = said(value, labels)
+    return out
+
+
+def csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: bool, line_end: str,
+                labels: bool = False) -> list[str]:
+    """The CSV records of a batch of rows (`response_batches` order); with `labels`, choices as their labels."""
     form_id, fields, versions = plan.form_id, plan.fields, plan.versions
     safe = (lambda cell: cell) if raw else neutralise
     out = []
     for rid, version_id, status, direction, from_, to, started, completed, answers, sources_text in rows:
         values, sources, declined, dropped = _answers(from_json(answers), sources_text, version_id, plan)
+        if labels:
+            values = _labelled(values, plan.labels.get(version_id, {}))
         # Most answers are strings: skip the call for them (this loop runs once per exported row).
         texts = [v if type(v) is str else cell_text(v) for v in map(values.get, fields)]
         for name in declined:
@@ -96,11 +116,14 @@ def csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: 
     return out
 
 
-def ndjson_record(row: Any, plan: ExportPlan) -> dict[str, Any]:
-    """One response as an NDJSON object (a `response_batches` row read with provenance)."""
+def ndjson_record(row: Any, plan: ExportPlan, labels: bool = False) -> dict[str, Any]:
+    """One response as an NDJSON object (a `response_batches` row read with provenance); with `labels`,
+    choices as their labels."""
     rid, version_id, status, direction, from_, to, started, completed, answers, sources_text, times, heard = row
     stored = from_json(answers)
     values, _sources, declined, dropped = _answers(stored, sources_text, version_id, plan)
+    if labels:
+        values = _labelled(values, plan.labels.get(version_id, {}))
     sources: dict[str, Any] = from_json(sources_text) if sources_text else {}
     # null where the response holds something not exported: a declined question, a value made not applicable
     values.update(dict.fromkeys([*declined, *(name for name in dropped if name in stored)]))

@@ -66,7 +66,8 @@ def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False,
         opening = f"{opening} {decline_hint(key)}"
     digits = valid_digits(keypad, field.schema)
     declining = declinable and bool(key)
-    arguments = _keypad_prompt(form, speak_payload(keypad, field.schema, field.prompt, opening),
+    payload = speak_payload(keypad, field.schema, field.prompt, opening, str(form.dtmf["language"]))
+    arguments = _keypad_prompt(form, payload,
                                digits + key if declining and key not in digits else digits,
                                1 if declining else keypad.min_digits, keypad.max_digits)
     if keypad.terminator:
@@ -78,7 +79,7 @@ def confirm_arguments(form: Form, field: Field, value: Any) -> dict[str, Any]:
     """Return `gather_using_speak` arguments reading a keypad answer back for a 1 (right) or a 2 (again)."""
     if field.keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
-    return _keypad_prompt(form, read_back(value, field.keypad), "12", 1, 1)
+    return _keypad_prompt(form, read_back(value, field.keypad, field.schema, str(form.dtmf["language"])), "12", 1, 1)
 
 
 def _keypad_prompt(form: Form, payload: str, digits: str, low: int, high: int) -> dict[str, Any]:

@@ -17,7 +17,14 @@ from survey_bot.reports.views import FormList, ResponseDetail, ResponsePage
 from survey_bot.storage.models import FormVersion
 from survey_bot.utc import now as utc_now
 from survey_bot.web import throttle
-from survey_bot.web.api_models import CallAccepted, CallRequest, CsvExportQuery, ExportQuery, ResponsesQuery
+from survey_bot.web.api_models import (
+    CallAccepted,
+    CallRequest,
+    CsvExportQuery,
+    ExportQuery,
+    ResponsesQuery,
+    SelectionQuery,
+)
 from survey_bot.web.auth import token_matches
 from survey_bot.web.downloads import CsvOptions, export_download
 from survey_bot.web.openapi import ApiError, errors, streams
@@ -146,7 +153,7 @@ async def list_responses(form_id: str, query_args: ResponsesQuery) -> ResponsePa
 async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
     """Download a form's responses as CSV, streamed (the same file as `survey-bot export`)."""
     options = CsvOptions(query_args.with_sources, query_args.excel, query_args.raw)
-    return await _download(_selection(form_id, query_args), "csv", options)
+    return await _download(_selection(form_id, query_args), "csv", query_args.labels, options)
 
 
 @blueprint.get("/forms/<form_id>/export.ndjson")
@@ -154,7 +161,7 @@ async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
 @streams("application/x-ndjson")
 async def export_ndjson(form_id: str, query_args: ExportQuery) -> Response:
     """Download a form's responses as NDJSON, streamed: one object per response."""
-    return await _download(_selection(form_id, query_args), "ndjson")
+    return await _download(_selection(form_id, query_args), "ndjson", query_args.labels)
 
 
 @blueprint.get("/responses/<response_id>")
@@ -169,12 +176,12 @@ async def get_response(response_id: str) -> ResponseDetail:
     return detail
 
 
-def _selection(form_id: str, query: ExportQuery) -> ResponseFilter:
+def _selection(form_id: str, query: SelectionQuery) -> ResponseFilter:
     return ResponseFilter(form_id, tuple(query.status), query.since, query.until)
 
 
-async def _download(selection: ResponseFilter, kind: str, options: CsvOptions | None = None) -> Response:
+async def _download(selection: ResponseFilter, kind: str, labels: bool, options: CsvOptions | None = None) -> Response:
     try:
-        return await export_download(state(current_app), selection, kind, options)
+        return await export_download(state(current_app), selection, kind, options, labels=labels)
     except UnknownFormError as exc:
         raise ApiError(404, "not_found", str(exc)) from None

@@ -20,6 +20,7 @@ __all__ = [
     "ExportQuery",
     "FieldProblem",
     "ResponsesQuery",
+    "SelectionQuery",
     "Status",
 ]
 
@@ -56,7 +57,7 @@ class CallRequest(_Closed):
     form: Annotated[str, Field(min_length=1, max_length=100, description="id of the form to ask")]
 
 
-class ExportQuery(_Closed):
+class SelectionQuery(_Closed):
     """Which responses: any of `status` (repeatable; all when absent), started in [since, until)."""
 
     status: list[Status] = Field(default_factory=list)
@@ -84,6 +85,14 @@ class ExportQuery(_Closed):
         return None if value is None else typed_utc(value)
 
 
+class ExportQuery(SelectionQuery):
+    """Which responses, and how choices are written."""
+
+    labels: bool = Field(False, description="choice fields (enum, oneOf const) as their labels in the form version "
+                                            "each response used (x-labels, oneOf titles, else the value humanised); "
+                                            "default: values")
+
+
 class CsvExportQuery(ExportQuery):
     """CSV options on top of the selection."""
 
@@ -92,7 +101,7 @@ class CsvExportQuery(ExportQuery):
     raw: bool = Field(False, description="do not neutralise formula-like cells (unsafe in spreadsheets)")
 
 
-class ResponsesQuery(ExportQuery):
+class ResponsesQuery(SelectionQuery):
     """A page of responses, oldest first."""
 
     limit: int = Field(50, ge=1, le=500)

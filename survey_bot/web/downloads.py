@@ -33,15 +33,17 @@ def filename(form_id: str, extension: str) -> str:
 
 
 async def export_download(app_state: AppState, selection: ResponseFilter, kind: str,
-                          options: CsvOptions | None = None) -> Response:
-    """Stream the selected responses as CSV or NDJSON; raises UnknownFormError for a form that is nowhere."""
+                          options: CsvOptions | None = None, *, labels: bool = False) -> Response:
+    """Stream the selected responses as CSV or NDJSON (`labels`: choices as their labels); raises
+    UnknownFormError for a form that is nowhere."""
     options = options or CsvOptions()
     current = app_state.catalog.forms.get(selection.form_id)
     async with app_state.engine.connect() as connection:
         plan = await plan_export(connection, selection, lambda: current.document if current else None)
     chunks: AsyncIterator[str] = (
         csv_chunks(app_state.engine, plan, selection, with_sources=options.with_sources, excel=options.excel,
-                   raw=options.raw) if kind == "csv" else ndjson_chunks(app_state.engine, plan, selection))
+                   raw=options.raw, labels=labels) if kind == "csv"
+        else ndjson_chunks(app_state.engine, plan, selection, labels=labels))
 
     async def body() -> AsyncIterator[bytes]:
         async for chunk in chunks:
