@@ -277,3 +277,17 @@ def test_purge_refuses_an_age_it_cannot_read_in_one_line(tmp_path: Path, age: st
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "30d" in result.stderr and "12h" in result.stderr
     assert not (tmp_path / "unused.db").exists()
+
+
+async def test_the_server_runs_the_job_only_when_something_limits_retention(database_url: str) -> None:
+    from survey_bot.web.app import create_app
+    from survey_bot.web.state import state
+
+    base = {"database_url": database_url, "insecure_skip_verify": True, "forms_dir": REPO / "forms",
+            "dispatcher": "inline"}
+    for overrides, runs in (({}, False), ({"retention_days": 30}, True)):
+        app = create_app({**base, **overrides})
+        async with app.test_app():
+            job = state(app).retention
+            assert (job is not None) == runs
+            assert job is None or job.default_days == 30
