@@ -62,6 +62,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("dispatcher", "SURVEY_BOT_DISPATCHER", "inline (`survey-bot serve`: process)",
      "where outbox commands are sent from: `process` (a child beside each web process) or `inline`"),
     ("metrics_token", "SURVEY_BOT_METRICS_TOKEN", "", "bearer token for GET /metrics; unset: /metrics is open"),
+    ("retention_days", "SURVEY_BOT_RETENTION_DAYS", "",
+     "days a response is kept, from its start; unset: forever; a form's x-retention-days wins over it"),
     ("log_format", "SURVEY_BOT_LOG_FORMAT", "text", "`text`, or `json`: one JSON object per line with the call's ids"),
 )
 DISPATCHER_MODES = ("process", "inline")
@@ -93,6 +95,12 @@ class Settings:
     dispatcher: str = "inline"
     metrics_token: str = ""
     log_format: str = "text"
+    retention_days: int | None = None  # None: keep forever
+
+    def __post_init__(self) -> None:
+        if self.retention_days is not None and self.retention_days < 0:
+            raise ConfigError(f"SURVEY_BOT_RETENTION_DAYS={self.retention_days} is negative: give a number of days "
+                              "(0 or more), or leave it unset to keep responses forever")
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:

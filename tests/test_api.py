@@ -399,3 +399,28 @@ def test_cursors_are_opaque() -> None:
     assert "abc" not in cursor and "2025" not in cursor
     assert decode_cursor(cursor) == (T0, "abc")
     assert base64.urlsafe_b64decode(cursor + "==")
+
+
+# ---- the audit log ---------------------------------------------------------------------------------------------
+
+
+async def test_audit_lines_are_listed_newest_first_page_by_page(app: Quart) -> None:
+    from survey_bot.storage.audit import record_audit
+
+    assert await get_json(app, "/api/audit") == {"items": [], "next_cursor": None}
+    async with state(app).sessions() as db, db.begin():
+        for n in range(3):
+            await record_audit(db, "cli:alice", "purge", SURVEY, n, f"older than {n}d", T0 + timedelta(hours=n))
+    first = await get_json(app, "/api/audit?limit=2")
+    assert [item["rows"] for item in first["items"]] == [2, 1]
+    assert first["items"][0] | {"id": 0} == {"id": 0, "at": "2025-03-01T11:00:00Z", "actor": "cli:alice",
+                                             "action": "purge", "form_id": SURVEY, "rows": 2,
+                                             "detail": "older than 2d"}
+    rest = await get_json(app, f"/api/audit?limit=2&cursor={first['next_cursor']}")
+    assert [item["rows"] for item in rest["items"]] == [0]
+    await get_json(app, "/api/audit?cursor=nonsense", status=400)
+    await get_json(app, "/api/audit?limit=0", status=400)
+    document = await (await app.test_client().get("/openapi.json")).get_json()
+    audit = document["paths"]["/api/audit"]["get"]
+    assert {p["name"] for p in audit["parameters"]} == {"limit", "cursor"}
+    assert set(audit["responses"]) == {"200", "400", "401", "429", "503"}

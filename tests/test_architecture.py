@@ -19,7 +19,7 @@ LAYERS = [
     {"storage"},
     {"runtime"},
     {"intake"},
-    {"dispatch"},
+    {"dispatch", "jobs"},
     {"reports"},
     {"web"},
     {"serving", "simulator"},

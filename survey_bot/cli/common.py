@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-__all__ = ["Commands", "env_default", "settings_overrides"]
+__all__ = ["Commands", "env_default", "os_actor", "settings_overrides"]
 
 # the `add_subparsers()` of the top-level parser (generic only to the type checker)
 if TYPE_CHECKING:
@@ -22,3 +24,12 @@ def env_default(variable: str, default: str) -> str:
 def settings_overrides(args: argparse.Namespace, **names: str) -> dict[str, Any]:
     """Settings overrides for the options that were given: {setting: args.<option>} (None means not given)."""
     return {setting: getattr(args, option) for setting, option in names.items() if getattr(args, option) is not None}
+
+
+def os_actor() -> str:
+    """Who an audit line names for a command: the operating-system user running it."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        user = f"uid {os.getuid()}"
+    return f"cli:{user}"

@@ -78,6 +78,7 @@ def parse_form(document: Mapping[str, Any], form_id: str, source: str = "<memory
         dtmf={**DTMF_DEFAULTS, **document.get("x-dtmf", {})},
         logic=build_logic(document, [leaf.path for leaf in found]),
         reask={**REASK_DEFAULTS, **document.get("x-reask", {})},
+        retention_days=int(document["x-retention-days"]) if "x-retention-days" in document else None,
     )
 
 

@@ -58,6 +58,7 @@ class Form:
     dtmf: Mapping[str, Any]
     logic: Logic  # its skip logic: which fields are relevant and required, given the answers so far
     reask: Mapping[str, Any] = field(default_factory=lambda: dict(REASK_DEFAULTS))  # x-reask
+    retention_days: int | None = None  # x-retention-days: wins over SURVEY_BOT_RETENTION_DAYS; None: the setting
 
     @property
     def names(self) -> frozenset[str]:

@@ -1,6 +1,6 @@
 """Engines and sessions, set up per backend.
 
-SQLite is tuned for a server (WAL, a busy timeout, foreign keys, BEGIN IMMEDIATE so read-then-write
+SQLite is tuned for a server (WAL, a busy timeout, foreign keys, secure delete, BEGIN IMMEDIATE so read-then-write
 transactions never lose updates); PostgreSQL needs nothing special here: callers lock rows they change.
 """
 
@@ -112,6 +112,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA wal_autocheckpoint=0")  # _FewHopsConnection checkpoints, off the event loop
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed, not left in free pages (a purge must leave no copy).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -1,4 +1,5 @@
-"""The SQL store's typed models: form versions, responses, webhook events and call-control commands."""
+"""The SQL store's typed models: form versions, responses, webhook events, call-control commands, the admin's
+door and the audit log."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from survey_bot.storage.base import Base
 
-__all__ = ["AdminSession", "AppSecret", "AuthFailure", "Command", "DispatcherProcess", "FormVersion", "Response",
-           "WebhookEvent"]
+__all__ = ["AdminSession", "AppSecret", "AuditEntry", "AuthFailure", "Command", "DispatcherProcess", "FormVersion",
+           "Response", "WebhookEvent"]
 
 UTCDateTime = DateTime(timezone=True)
 
@@ -168,3 +169,18 @@ class AppSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what to which form's data, and how much: written in the same transaction as the act (a purge),
+    never holding the data itself (migration 0007)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))  # cli:<os user>, api:<address> session=bearer, retention-job:...
+    action: Mapped[str] = mapped_column(String(40))  # purge (later: export_sensitive)
+    form_id: Mapped[str | None] = mapped_column(String(100))
+    rows: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)

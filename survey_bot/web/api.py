@@ -1,4 +1,5 @@
-"""/api routes, behind the admin bearer token: forms, responses, exports, outbound calls (see openapi.py)."""
+"""/api routes, behind the admin bearer token: forms, responses, exports, outbound calls, the audit log (see
+openapi.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import exists, select
 from survey_bot import json_codec
 from survey_bot.errors import ConfigError
 from survey_bot.intake.outbound import CallRequestError, start_outbound_call
+from survey_bot.reports.audit import AuditPage, audit_page
 from survey_bot.reports.export import ResponseFilter, UnknownFormError
 from survey_bot.reports.read_model import CursorError, decode_cursor, forms_overview, response_detail, response_page
 from survey_bot.reports.views import FormList, ResponseDetail, ResponsePage
@@ -18,6 +20,7 @@ from survey_bot.storage.models import FormVersion
 from survey_bot.utc import now as utc_now
 from survey_bot.web import throttle
 from survey_bot.web.api_models import (
+    AuditQuery,
     CallAccepted,
     CallRequest,
     CsvExportQuery,
@@ -30,7 +33,7 @@ from survey_bot.web.downloads import CsvOptions, export_download
 from survey_bot.web.openapi import ApiError, errors, streams
 from survey_bot.web.state import state
 
-__all__ = ["blueprint"]
+__all__ = ["blueprint", "request_actor"]
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -174,6 +177,24 @@ async def get_response(response_id: str) -> ResponseDetail:
     if detail is None:
         raise ApiError(404, "not_found", f"no response {response_id!r}")
     return detail
+
+
+@blueprint.get("/audit")
+@validate_querystring(AuditQuery)
+@validate_response(AuditPage)
+async def list_audit(query_args: AuditQuery) -> AuditPage:
+    """Page through the audit log, newest first: who purged which form's responses, when, and how many."""
+    async with state(current_app).sessions() as session:
+        try:
+            return await audit_page(session, query_args.limit, query_args.cursor)
+        except CursorError as exc:
+            raise ApiError(400, "invalid_request", str(exc)) from None
+
+
+def request_actor() -> str:
+    """Who an audit line names for this API request: the client's address and its session (the bearer token)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return f"api:{throttle.client_address(app)} session=bearer"
 
 
 def _selection(form_id: str, query: SelectionQuery) -> ResponseFilter:

@@ -13,6 +13,7 @@ from survey_bot.intake.outbound import E164
 from survey_bot.utc import typed_utc
 
 __all__ = [
+    "AuditQuery",
     "CallAccepted",
     "CallRequest",
     "CsvExportQuery",
@@ -103,6 +104,13 @@ class CsvExportQuery(ExportQuery):
 
 class ResponsesQuery(SelectionQuery):
     """A page of responses, oldest first."""
+
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str = Field("", max_length=400, description="next_cursor of the previous page; empty for the first")
+
+
+class AuditQuery(_Closed):
+    """A page of audit lines, newest first."""
 
     limit: int = Field(50, ge=1, le=500)
     cursor: str = Field("", max_length=400, description="next_cursor of the previous page; empty for the first")

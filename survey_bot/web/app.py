@@ -24,6 +24,7 @@ from survey_bot.errors import ConfigError
 from survey_bot.intake.endpoint import WebhookEndpoint
 from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
+from survey_bot.jobs.retention import RetentionJob
 from survey_bot.runtime import Runtime
 from survey_bot.storage.form_versions import form_version_id
 from survey_bot.web import api, dashboard, openapi
@@ -108,7 +109,7 @@ def public_key_problem(key: str) -> str | None:
 
 
 async def startup() -> None:
-    """Check the database, record today's form versions, start the writer and the dispatcher."""
+    """Check the database, record today's form versions, start the writer, the dispatcher and the jobs."""
     from quart import current_app
 
     app_state = state(current_app)
@@ -132,6 +133,10 @@ async def startup() -> None:
         app_state.watchdog = Watchdog(app_state.sessions, app_state.catalog, app_state.client, app_state.intake,
                                       settings.call_silence_timeout)
         app_state.watchdog.start()
+        retention = RetentionJob(app_state.sessions, app_state.catalog, settings.retention_days, app_state.engine)
+        if not retention.keeps_everything:
+            app_state.retention = retention
+            retention.start()
 
 
 async def shutdown() -> None:
@@ -141,6 +146,8 @@ async def shutdown() -> None:
     app_state = state(current_app)
     if app_state.watchdog is not None:
         await app_state.watchdog.stop()
+    if app_state.retention is not None:
+        await app_state.retention.stop()
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
     if app_state.dispatch_process is not None:
