@@ -137,7 +137,9 @@ def test_api_honours_its_openapi_document(case: schemathesis.Case) -> None:
     # not in a generation hook: the coverage phase's boundary values do not pass through those).
     cursor = (case.query or {}).get("cursor")
     if isinstance(cursor, str) and len(cursor) <= 400:
-        case.query["cursor"] = CURSORS[len(cursor) % len(CURSORS)]
+        # the audit log's cursors are its own (no entries are seeded here): start at its first page
+        issued = CURSORS if case.operation.path != "/api/audit" else [""]
+        case.query["cursor"] = issued[len(cursor) % len(issued)]
     # The fuzzer sends wrong tokens on purpose (ignored_auth, and negative cases of the security scheme): from
     # one address, ten of those and the per-address limit on failed authentication (tests/test_door.py)
     # answers 429 to the rest of the run. Each case comes from an address of its own, as far as the app can
@@ -152,6 +154,6 @@ def test_the_fuzzer_got_past_validation_on_every_operation() -> None:
     """Guard the guard: every operation answered 2xx at least once (not only 4xx)."""
     if not SEEN:
         pytest.skip("runs after test_api_honours_its_openapi_document")
-    assert len(SEEN) == 6, SEEN
+    assert len(SEEN) == 7, SEEN  # calls, forms, responses, two exports, a response, the audit log
     for label, statuses in SEEN.items():
         assert any(200 <= status < 300 for status in statuses), (label, statuses)
