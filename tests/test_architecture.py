@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "survey_bot"
 # Lowest first. A module may import its own layer's modules and anything below, never above.
 LAYERS = [
-    {"errors", "config", "vocabulary", "utc", "json_codec", "logs", "observe"},
+    {"errors", "config", "vocabulary", "utc", "json_codec", "logs", "periodic", "observe"},
     {"forms"},
     {"flow"},
     {"telephony"},

@@ -10,8 +10,6 @@ intake's rule for every webhook); the losers' status reads are the only duplicat
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from survey_bot.flow.watchdog import silence_allowed
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.writer import Intake
 from survey_bot.observe.metrics import watchdog_action
+from survey_bot.periodic import Periodic
 from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Response
 from survey_bot.telephony.client import Client, call_alive
@@ -58,27 +57,15 @@ class Watchdog:
         self._sessions, self._catalog, self._client, self._intake = sessions, catalog, client, intake
         self.margin = margin
         self.interval = max(0.2, min(5.0, margin / 4))
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("watchdog", self.sweep)
 
     def start(self) -> None:
         """Start sweeping in the background."""
-        self._task = asyncio.create_task(self._run(), name="survey-bot-watchdog")
+        self._loop.start(self.interval)
 
     async def stop(self) -> None:
         """Stop sweeping."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:  # a sweep that failed is tried again at the next tick; the loop must live
-                log.exception("watchdog sweep failed")
-            await asyncio.sleep(self.interval)
+        await self._loop.stop()
 
     async def sweep(self, now: datetime | None = None) -> int:
         """Check every silent response once; return how many events it handed to the intake. `now` may be

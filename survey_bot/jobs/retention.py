@@ -8,8 +8,6 @@ workers or hosts at once take different rows, and each writes an audit line for 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -18,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from survey_bot.forms.model import FormCatalog
+from survey_bot.periodic import Periodic
 from survey_bot.storage.purge import Counts, PurgeRecorder, PurgeScope, add_counts, purge, reclaim
 from survey_bot.utc import now as utc_now
 
@@ -36,7 +35,7 @@ class RetentionJob:
         self._sessions, self._catalog, self._engine = sessions, catalog, engine
         self.default_days = default_days
         self.actor = f"retention-job:{socket.gethostname()}:{os.getpid()}"
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("retention", self.run_once)
 
     @property
     def keeps_everything(self) -> bool:
@@ -69,21 +68,8 @@ class RetentionJob:
 
     def start(self, first_delay: float = FIRST_DELAY, interval: float = INTERVAL) -> None:
         """Run a pass `first_delay` seconds from now, then every `interval` seconds."""
-        self._task = asyncio.create_task(self._run(first_delay, interval), name="survey-bot-retention")
+        self._loop.start(interval, first_delay)
 
     async def stop(self) -> None:
         """Stop; a pass under way ends at its current batch's transaction (committed or rolled back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self, first_delay: float, interval: float) -> None:
-        await asyncio.sleep(first_delay)
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # tried again at the next pass; the loop must live
-                log.exception("retention pass failed")
-            await asyncio.sleep(interval)
+        await self._loop.stop()
