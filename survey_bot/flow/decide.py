@@ -82,7 +82,7 @@ def on_history_updated(event: Event, state: CallState, form: Form, now: datetime
 
 
 def on_speak_ended(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
-    """The closing words were spoken: end the call."""
+    """The closing words were spoken (or their recording played): end the call."""
     if event.client_state.get("s") != "closing":
         return []
     return [hangup(state)]
@@ -117,6 +117,8 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
         pending = state.readback
         keep(state, pending["field"], pending["value"], DTMF, str(pending["at"]), f"keypad {pending['n']}")
         return give_up(state, form, pending["field"], now)
+    if step == "keypad-intro" or step.endswith(":why"):  # words before a question: the question was sent too
+        return []
     if step.startswith("keypad:") and state.current_field is not None:
         return give_up(state, form, state.current_field, now)
     if step in ("closing", "ai-done"):
@@ -132,6 +134,7 @@ HANDLERS: dict[str, Handler] = {
     "call.ai_gather.ended": on_ai_ended,
     "call.gather.ended": on_gather_ended,
     "call.speak.ended": on_speak_ended,
+    "call.playback.ended": on_speak_ended,
     "call.hangup": on_hangup,
     "survey_bot.command_failed": on_command_failed,
     "survey_bot.watchdog": on_watchdog,

@@ -4,6 +4,9 @@ The queue is recomputed after every answer (an answer can make a later question 
 digits may decline an optional question (the decline key as the whole entry), be refused and asked again while
 `maximum_tries` remain, or, for fields that confirm (x-confirm), be read back for a 1 (right) or a 2 (enter it
 again, counting against the tries); a read-back left unanswered keeps the value as entered.
+
+A recorded question (x-audio) cannot carry spoken words: the keypad intro and a refusal's reason go before it as
+commands of their own, and recorded intro or closing words (x-dtmf.audio) are played as commands of their own.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context, event_time, hangup, keep
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Form
-from survey_bot.forms.phrases import CANNOT_DECLINE
+from survey_bot.forms.phrases import CANNOT_DECLINE, refusal
 from survey_bot.vocabulary import DECLINED, DTMF, FINAL_SOURCES
 
-__all__ = ["ask_next", "give_up", "on_gather_ended", "queue", "tries"]
+__all__ = ["ask_next", "closing", "give_up", "on_gather_ended", "queue", "tries"]
 
 
 def queue(state: CallState, form: Form) -> list[str]:
@@ -37,11 +40,32 @@ def ask_next(state: CallState, form: Form, now: datetime) -> list[Command]:
     state.keypad_queue = queue(state, form)
     state.current_field = None
     if state.keypad_queue:
-        return [_prompt(state, form, state.keypad_queue[0], 1, intro=not state.keypad_attempts)]
+        name = state.keypad_queue[0]
+        if state.keypad_attempts:
+            return [_prompt(state, form, name, 1)]
+        opening = _opening(state, form, name)
+        return [*opening, _prompt(state, form, name, 1, intro=not opening)]
     state.finished_at = state.finished_at or now
-    if state.keypad_attempts and form.dtmf.get("closing"):
-        return [Command("speak", "closing", context(state, s="closing"), {"text": str(form.dtmf["closing"])})]
+    if state.keypad_attempts and (form.audio.get("closing") or form.dtmf.get("closing")):
+        return [closing(state, form)]
     return [hangup(state)]
+
+
+def _opening(state: CallState, form: Form, name: str) -> list[Command]:
+    """The keypad intro as a command of its own: recorded, or spoken before a recorded first question (a spoken
+    question says it itself: none)."""
+    if form.audio.get("intro"):
+        return [Command("play", "keypad-intro", context(state, s="intro"), {"audio": "intro"})]
+    if form.field(name).audio is not None:
+        return [Command("speak", "keypad-intro", context(state, s="intro"), {"text": form.keypad_opening()})]
+    return []
+
+
+def closing(state: CallState, form: Form, suffix: str = "") -> Command:
+    """The closing words, recorded or spoken; the call is hung up once they have been played (s=closing)."""
+    if form.audio.get("closing"):
+        return Command("play", f"closing{suffix}", context(state, s="closing"), {"audio": "closing"})
+    return Command("speak", f"closing{suffix}", context(state, s="closing"), {"text": str(form.dtmf["closing"])})
 
 
 def give_up(state: CallState, form: Form, name: str, now: datetime) -> list[Command]:
@@ -116,6 +140,10 @@ def _again(state: CallState, form: Form, name: str, tries: int, reason: str | No
     """Ask the field once more while tries remain (a read-back's 2 and refused digits count); else move on."""
     state.readback = None
     if tries < int(form.dtmf.get("maximum_tries", 3)):
+        if reason and form.field(name).audio is not None:  # a recording cannot say why: speak it first
+            why = Command("speak", f"keypad:{name}:{tries + 1}:why", context(state, s="why", f=name, n=tries + 1),
+                          {"text": refusal(reason)})
+            return [why, _prompt(state, form, name, tries + 1)]
         return [_prompt(state, form, name, tries + 1, retry=reason)]
     return give_up(state, form, name, now)
 

@@ -18,9 +18,9 @@ __all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
 
 # What a Command may ask for. ask_ai details: fields and history for a re-ask (none: the whole form);
 # ask_keypad details: field, intro (say the keypad intro first), retry (why the last entry was refused);
-# confirm details: field, value (read back for a 1 or a 2); speak details: text; reject details: cause;
-# dial details: to, from, connection_id.
-ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "hangup", "dial"})
+# confirm details: field, value (read back for a 1 or a 2); speak details: text; play details: audio (the
+# form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id.
+ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial"})
 
 
 @dataclass(frozen=True)

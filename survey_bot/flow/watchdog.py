@@ -14,7 +14,7 @@ from datetime import datetime
 
 from survey_bot.flow.ai import reask_fields
 from survey_bot.flow.events import Event
-from survey_bot.flow.keypad import ask_next, tries
+from survey_bot.flow.keypad import ask_next, closing, tries
 from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context
 from survey_bot.forms.model import Form
@@ -74,10 +74,9 @@ def on_watchdog(event: Event, state: CallState, form: Form, now: datetime) -> li
     if action == "reissued":
         return _again(state, form, step, now)
     suffix = f"~w{len(state.watchdog)}"
-    if action == "closing" and form.dtmf.get("closing"):
+    if action == "closing" and (form.audio.get("closing") or form.dtmf.get("closing")):
         state.finished_at = state.finished_at or now
-        return [Command("speak", f"closing{suffix}", context(state, s="closing"),
-                        {"text": str(form.dtmf["closing"])})]
+        return [closing(state, form, suffix)]
     return [Command("hangup", f"hangup{suffix}", context(state, s="hangup"))]
 
 

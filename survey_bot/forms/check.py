@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from survey_bot.errors import FormProblem
+from survey_bot.forms.audio import audio_problems
 from survey_bot.forms.check_logic import logic_problems
 from survey_bot.forms.check_warnings import warnings_of
 from survey_bot.forms.keypad import leaf_keypad
@@ -35,7 +36,7 @@ ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio"})
 
 
 MAX_SPEECH = 3000
@@ -175,6 +176,7 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     intro = dtmf.get("intro", DTMF_DEFAULTS["intro"]) if isinstance(dtmf, dict) else DTMF_DEFAULTS["intro"]
     fields = leaves(document)
     found += logic_problems(document, fields)
+    found += audio_problems(document, fields)
     decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
     locale = form_locale(document)
     for leaf in fields:

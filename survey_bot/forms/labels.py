@@ -15,13 +15,18 @@ from typing import Any
 
 from survey_bot.forms.schema_walk import escape, leaves
 
-__all__ = ["DEFAULT_LOCALE", "choice_schema", "choice_values", "field_labels", "form_locale", "label_key",
+__all__ = ["DEFAULT_LOCALE", "choice_schema", "choice_values", "field_labels", "form_locale", "is_locale", "label_key",
            "label_problems", "labels_of", "said", "spoken"]
 
 DEFAULT_LOCALE = "en-US"  # the keypad's locale when x-dtmf.language does not say
 
 # A BCP-47 tag as forms write them: en-US, es-419, zh-Hant-TW.
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+
+
+def is_locale(tag: str) -> bool:
+    """Whether a key names a locale (a BCP-47 tag as forms write them: en-US, es-419)."""
+    return bool(_LOCALE.fullmatch(tag))
 
 
 Problems = list[tuple[str, str]]  # (pointer relative to the x-labels key, message)
@@ -118,7 +123,7 @@ def label_problems(schema: Mapping[str, Any]) -> Problems:
         if not isinstance(entry, Mapping):
             found.append((at, "x-labels mixes per-locale labels ({\"es-US\": {...}}) and value labels: use one "
                               "shape"))
-        elif not _LOCALE.fullmatch(key):
+        elif not is_locale(key):
             found.append((at, f"{key!r} is not a locale like es-US (per-locale labels are keyed by locale)"))
         else:
             found += _unknown(entry, keys, at)

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from survey_bot.errors import ConfigError, FormError, FormProblem
+from survey_bot.forms.audio import field_recording, form_recordings
 from survey_bot.forms.check import ProviderCheck, check_document, errors_only, form_id_problem, read_json
 from survey_bot.forms.conditions import build_logic
 from survey_bot.forms.keypad import Keypad, leaf_keypad, types_of
+from survey_bot.forms.labels import form_locale
 from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
 from survey_bot.forms.schema_walk import Leaf, leaves
@@ -72,22 +74,23 @@ def parse_form(document: Mapping[str, Any], form_id: str, source: str = "<memory
         document=document,
         version=hashlib.sha256(canonical.encode()).hexdigest(),
         title=title,
-        fields=tuple(_field(leaf) for leaf in found),
+        fields=tuple(_field(leaf, form_locale(document)) for leaf in found),
         numbers=tuple(document.get("x-numbers", ())),
         voice={**VOICE_DEFAULTS, "greeting": greeting(title), **document.get("x-voice", {})},
         dtmf={**DTMF_DEFAULTS, **document.get("x-dtmf", {})},
         logic=build_logic(document, [leaf.path for leaf in found]),
         reask={**REASK_DEFAULTS, **document.get("x-reask", {})},
         retention_days=int(document["x-retention-days"]) if "x-retention-days" in document else None,
+        audio=form_recordings(document),
     )
 
 
-def _field(leaf: Leaf) -> Field:
+def _field(leaf: Leaf, locale: str) -> Field:
     title = str(leaf.schema.get("title") or humanize(leaf.path[-1:]))
     prompt = prompt_of(leaf.schema, leaf.path)
     keypad = leaf_keypad(leaf)[0]
     return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, keypad,
-                 _confirms(leaf.schema, keypad))
+                 _confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None)
 
 
 def _confirms(schema: Mapping[str, Any], keypad: Keypad | None) -> bool:

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from survey_bot.forms.audio import Recording
 from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
+from survey_bot.forms.phrases import decline_hint
 from survey_bot.vocabulary import RESERVED_NAMES
 
 __all__ = ["DECLINED_KEY", "DTMF_DEFAULTS", "REASK_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
@@ -41,6 +43,7 @@ class Field:
     prompt: str
     keypad: Keypad | None
     confirm: bool = False  # read keypad digits back for a 1 or a 2 (x-confirm)
+    audio: Recording | None = None  # the keypad question played from a file (x-audio); None: spoken
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Form:
     logic: Logic  # its skip logic: which fields are relevant and required, given the answers so far
     reask: Mapping[str, Any] = field(default_factory=lambda: dict(REASK_DEFAULTS))  # x-reask
     retention_days: int | None = None  # x-retention-days: wins over SURVEY_BOT_RETENTION_DAYS; None: the setting
+    audio: Mapping[str, str] = field(default_factory=dict)  # x-dtmf.audio: recorded intro and closing by moment
 
     @property
     def names(self) -> frozenset[str]:
@@ -68,6 +72,13 @@ class Form:
     def relevance(self, answers: Mapping[str, Any], sources: Mapping[str, Any]) -> Relevance:
         """The relevant and the required fields of one response, given its answers so far (final ones count)."""
         return self.logic.relevance(answers, sources)
+
+    def keypad_opening(self) -> str:
+        """The spoken keypad intro, with how to decline when the form has questions that may be declined."""
+        opening, key = str(self.dtmf["intro"]), str(self.dtmf.get("decline_key") or "")
+        if key and any(f.keypad is not None and f.name in self.logic.never_required for f in self.fields):
+            return f"{opening} {decline_hint(key)}"
+        return opening
 
     def field(self, name: str) -> Field:
         """Return the field named `name` (dotted); KeyError if the form has none."""

@@ -12,7 +12,7 @@ from survey_bot.forms.keypad import Keypad, fmt_number, high_bound, low_bound, t
 from survey_bot.forms.labels import labels_of, said, spoken
 
 __all__ = ["CANNOT_DECLINE", "INVALID_PAYLOAD", "decline_hint", "greeting", "humanize", "instructions", "key_name",
-           "prompt_of", "read_back", "reask_greeting", "retry_payload", "span", "speak_payload"]
+           "prompt_of", "read_back", "reask_greeting", "refusal", "retry_payload", "span", "speak_payload"]
 
 INVALID_PAYLOAD = "Sorry, that is not a valid answer."
 CANNOT_DECLINE = "this question needs an answer"
@@ -75,7 +75,12 @@ def greeting(title: str) -> str:
 
 def retry_payload(reason: str, question: str) -> str:
     """A keypad question asked again after an answer that did not fit (at most Telnyx's 3,000 characters)."""
-    return f"Sorry, that was not accepted: {reason}. {question}"[:3000]
+    return f"{refusal(reason)} {question}"[:3000]
+
+
+def refusal(reason: str) -> str:
+    """Why an entry was not accepted, said before the question is asked again (spoken or recorded)."""
+    return f"Sorry, that was not accepted: {reason}."
 
 
 def key_name(key: str) -> str:

@@ -13,7 +13,8 @@ from survey_bot.simulator.keypad_player import play_keypad
 __all__ = ["NEEDS_ANSWER", "Reaction", "dial_outcome", "initiated", "react"]
 
 # Media commands Telnyx only takes on an answered call (422 90034 before that).
-NEEDS_ANSWER = frozenset({"speak", "gather", "gather_stop", "gather_using_ai", "gather_using_speak"})
+NEEDS_ANSWER = frozenset({"speak", "gather", "gather_stop", "gather_using_ai", "gather_using_speak",
+                          "gather_using_audio", "playback_start"})
 
 _REJECT_CAUSES = {  # reject's `cause` -> (hangup_cause, SIP code the caller gets)
     "CALL_REJECTED": ("call_rejected", "603"),
@@ -57,6 +58,12 @@ def _speak(call: Call, body: Mapping[str, Any]) -> Reaction:
     return Reaction([("call.speak.started", {}), ("call.speak.ended", {"status": "completed"})])
 
 
+def _playback(call: Call, body: Mapping[str, Any]) -> Reaction:
+    # The caller listens to the whole recording (Telnyx names the file it played).
+    played = {"media_url": body["audio_url"]} if isinstance(body.get("audio_url"), str) else {}
+    return Reaction([("call.playback.started", played), ("call.playback.ended", {**played, "status": "completed"})])
+
+
 def _gather_stop(call: Call, body: Mapping[str, Any]) -> Reaction:
     return Reaction([("call.gather.ended", {"digits": "", "status": "cancelled"})])
 
@@ -72,6 +79,8 @@ _REACTIONS: dict[str, Callable[[Call, Mapping[str, Any]], Reaction]] = {
     "speak": _speak,
     "gather": play_keypad,
     "gather_using_speak": play_keypad,
+    "gather_using_audio": play_keypad,
+    "playback_start": _playback,
     "gather_stop": _gather_stop,
     "gather_using_ai": play_ai_gather,
     "client_state_update": _noop,

@@ -17,7 +17,7 @@ __all__ = ["Call", "CallState", "new_call", "new_call_control_id", "utc_now_iso"
 CallState = Literal["parked", "bridging", "answered", "hangup"]
 
 # Events whose payload carries no from/to (per the examples and the SDK models).
-_NO_PARTIES = frozenset({"call.speak.started", "call.speak.ended"})
+_NO_PARTIES = frozenset({"call.speak.started", "call.speak.ended", "call.playback.started", "call.playback.ended"})
 
 
 def utc_now_iso() -> str:

@@ -15,10 +15,12 @@ from telnyx.types.call_dial_params import CallDialParams
 from telnyx.types.calls.action_answer_params import ActionAnswerParams
 from telnyx.types.calls.action_gather_params import ActionGatherParams
 from telnyx.types.calls.action_gather_using_ai_params import ActionGatherUsingAIParams
+from telnyx.types.calls.action_gather_using_audio_params import ActionGatherUsingAudioParams
 from telnyx.types.calls.action_gather_using_speak_params import ActionGatherUsingSpeakParams
 from telnyx.types.calls.action_hangup_params import ActionHangupParams
 from telnyx.types.calls.action_reject_params import ActionRejectParams
 from telnyx.types.calls.action_speak_params import ActionSpeakParams
+from telnyx.types.calls.action_start_playback_params import ActionStartPlaybackParams
 from telnyx.types.calls.action_stop_gather_params import ActionStopGatherParams
 from telnyx.types.calls.action_update_client_state_params import ActionUpdateClientStateParams
 
@@ -35,6 +37,8 @@ _PARAMS: dict[str, Any] = {
     "gather_stop": ActionStopGatherParams,
     "gather_using_ai": ActionGatherUsingAIParams,
     "gather_using_speak": ActionGatherUsingSpeakParams,
+    "gather_using_audio": ActionGatherUsingAudioParams,
+    "playback_start": ActionStartPlaybackParams,
     "client_state_update": ActionUpdateClientStateParams,
 }
 ACTIONS = frozenset(_PARAMS) - {"dial"}

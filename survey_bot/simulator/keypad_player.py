@@ -1,4 +1,5 @@
-"""The scripted caller on the keypad: each `gather_using_speak` (or `gather`) prompt answered from the script.
+"""The scripted caller on the keypad: each `gather_using_speak` (`gather_using_audio`, `gather`) prompt answered
+from the script.
 
 A list script is played one entry per command, whatever the field (the oldest scenarios). A script by field
 is played as Telnyx plays a gather: within one command, a timeout or an invalid entry repeats the prompt while

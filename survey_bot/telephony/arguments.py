@@ -1,5 +1,6 @@
-"""Flow commands as Telnyx requests: a form compiled into `gather_using_ai` arguments for the whole form and
-`gather_using_speak` arguments for one field on the keypad, and each Command's context as client_state."""
+"""Flow commands as Telnyx requests: a form compiled into `gather_using_ai` arguments for the whole form,
+`gather_using_speak` (or, for a recorded question, `gather_using_audio`) arguments for one field on the keypad,
+`playback_start` for recorded words, and each Command's context as client_state."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from survey_bot.forms.keypad import valid_digits
 from survey_bot.forms.model import Field, Form
 from survey_bot.forms.phrases import (
     INVALID_PAYLOAD,
-    decline_hint,
     read_back,
     reask_greeting,
     retry_payload,
@@ -21,7 +21,8 @@ from survey_bot.forms.phrases import (
 from survey_bot.forms.voice_schema import reask_parameters, voice_parameters
 from survey_bot.telephony.envelope import encode_client_state
 
-__all__ = ["ai_gather_arguments", "confirm_arguments", "speak_gather_arguments", "telnyx_request"]
+__all__ = ["ai_gather_arguments", "audio_gather_arguments", "confirm_arguments",
+           "speak_gather_arguments", "telnyx_request"]
 
 AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant")
 
@@ -60,19 +61,39 @@ def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False,
     keypad = field.keypad
     if keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
+    opening = form.keypad_opening() if intro else None
+    payload = speak_payload(keypad, field.schema, field.prompt, opening, str(form.dtmf["language"]))
+    return {**_keypad_prompt(form, payload, "", 0, 0), **_digit_settings(form, field, declinable)}
+
+
+def audio_gather_arguments(form: Form, field: Field, *, declinable: bool = False) -> dict[str, Any]:
+    """Return keyword arguments for `calls.actions.gather_using_audio` asking a recorded field: its recording
+    (and the one for keys that do not fit) with the same digit settings as the spoken question."""
+    if field.audio is None:
+        raise ValueError(f"field {field.name!r} has no recording")
+    arguments: dict[str, Any] = {"audio_url": field.audio.prompt}
+    if field.audio.invalid:
+        arguments["invalid_audio_url"] = field.audio.invalid
+    arguments.update(_digit_settings(form, field, declinable))
+    arguments.update(maximum_tries=form.dtmf["maximum_tries"], timeout_millis=form.dtmf["timeout_millis"])
+    return arguments
+
+
+def _digit_settings(form: Form, field: Field, declinable: bool) -> dict[str, Any]:
+    """The keys a keypad question takes, spoken or recorded alike: a declinable field also takes the decline
+    key as the whole entry."""
+    keypad = field.keypad
+    if keypad is None:
+        raise ValueError(f"field {field.name!r} has no keypad fallback")
     key = str(form.dtmf.get("decline_key") or "")
-    opening = form.dtmf["intro"] if intro else None
-    if opening and key and any(f.keypad is not None and f.name in form.logic.never_required for f in form.fields):
-        opening = f"{opening} {decline_hint(key)}"
     digits = valid_digits(keypad, field.schema)
     declining = declinable and bool(key)
-    payload = speak_payload(keypad, field.schema, field.prompt, opening, str(form.dtmf["language"]))
-    arguments = _keypad_prompt(form, payload,
-                               digits + key if declining and key not in digits else digits,
-                               1 if declining else keypad.min_digits, keypad.max_digits)
+    settings: dict[str, Any] = {"valid_digits": digits + key if declining and key not in digits else digits,
+                                "minimum_digits": 1 if declining else keypad.min_digits,
+                                "maximum_digits": keypad.max_digits}
     if keypad.terminator:
-        arguments["terminating_digit"] = keypad.terminator
-    return arguments
+        settings["terminating_digit"] = keypad.terminator
+    return settings
 
 
 def confirm_arguments(form: Form, field: Field, value: Any) -> dict[str, Any]:
@@ -122,6 +143,12 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
     if command.action == "confirm":
         field = form.field(details["field"])
         return "gather_using_speak", {**confirm_arguments(form, field, details.get("value")), **client_state}
+    if command.action == "ask_keypad" and form.field(details["field"]).audio is not None:
+        return "gather_using_audio", {**audio_gather_arguments(form, form.field(details["field"]),
+                                                               declinable=bool(details.get("declinable"))),
+                                      **client_state}
+    if command.action == "play":
+        return "playback_start", {"audio_url": form.audio[str(details["audio"])], **client_state}
     if command.action == "ask_keypad":
         arguments = speak_gather_arguments(form, form.field(details["field"]), intro=bool(details.get("intro")),
                                            declinable=bool(details.get("declinable")))

@@ -91,6 +91,8 @@ _ACTIONS: dict[str, Any] = {
     "speak": lambda c: c.calls.actions.speak,
     "gather_using_ai": lambda c: c.calls.actions.gather_using_ai,
     "gather_using_speak": lambda c: c.calls.actions.gather_using_speak,
+    "gather_using_audio": lambda c: c.calls.actions.gather_using_audio,
+    "playback_start": lambda c: c.calls.actions.start_playback,
     "gather_stop": lambda c: c.calls.actions.stop_gather,
 }
 
