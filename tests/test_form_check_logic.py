@@ -167,10 +167,12 @@ def test_a_list_where_a_string_belongs_is_an_error_not_a_traceback(tmp_path: Pat
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-20, 20) | st.floats(allow_nan=False) |
-    st.sampled_from(["", "x-dtmf", "string", "object", "integer", "#", "*", "date", "nps", "^[0-9]{4}$"]),
+    st.sampled_from(["", "x-dtmf", "string", "object", "integer", "#", "*", "date", "nps", "^[0-9]{4}$", "en-US",
+                     "https://example.com/a.wav", "http://127.0.0.1/a.wav", "satisfied"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(
         st.sampled_from(["type", "properties", "required", "enum", "if", "then", "else", "allOf", "oneOf", "not",
                          "dependentRequired", "dependentSchemas", "x-dtmf", "x-voice", "x-confirm", "x-reask",
+                         "x-labels", "x-audio", "x-retention-days", "audio", "prompt", "const", "title",
                          "pattern", "format", "minimum", "maximum", "$ref", "nps", "reason", "a"]),
         children, max_size=5),
     max_leaves=25)
