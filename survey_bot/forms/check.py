@@ -26,6 +26,7 @@ from survey_bot.forms.labels import form_locale, label_problems
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.phrases import prompt_of, speak_payload
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
+from survey_bot.forms.sensitive import KEYPAD_ONLY, sensitivity
 
 __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", "read_json"]
 
@@ -35,7 +36,7 @@ ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-sensitive"})
 
 
 MAX_SPEECH = 3000
@@ -181,6 +182,9 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]
         if keypad is None:
+            if sensitivity(leaf.schema) == KEYPAD_ONLY and not problems:
+                found.append((leaf.at("x-sensitive"), 'x-sensitive "keypad": only the keypad may ask this field, '
+                                                      "but it has no keypad mapping (x-dtmf); use true"))
             continue
         if decline and keypad.terminator == decline:
             found.append((leaf.at("x-dtmf") + "/terminator", f"{decline} ends this entry and declines a question "

@@ -10,6 +10,7 @@ from typing import Any
 from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
+from survey_bot.forms.sensitive import Sensitivity
 from survey_bot.vocabulary import RESERVED_NAMES
 
 __all__ = ["DECLINED_KEY", "DTMF_DEFAULTS", "REASK_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
@@ -41,6 +42,7 @@ class Field:
     prompt: str
     keypad: Keypad | None
     confirm: bool = False  # read keypad digits back for a 1 or a 2 (x-confirm)
+    sensitive: Sensitivity = False  # x-sensitive: stored encrypted, masked, exported on request; "keypad": no AI
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class Form:
     def relevance(self, answers: Mapping[str, Any], sources: Mapping[str, Any]) -> Relevance:
         """The relevant and the required fields of one response, given its answers so far (final ones count)."""
         return self.logic.relevance(answers, sources)
+
+    @property
+    def sensitive_names(self) -> frozenset[str]:
+        """The fields whose answers are stored encrypted (x-sensitive true or "keypad")."""
+        return frozenset(f.name for f in self.fields if f.sensitive)
 
     def field(self, name: str) -> Field:
         """Return the field named `name` (dotted); KeyError if the form has none."""
