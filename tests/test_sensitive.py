@@ -29,10 +29,12 @@ from survey_bot.forms.sensitive import mask
 from survey_bot.forms.voice_schema import reask_parameters, voice_parameters
 from survey_bot.storage import sealing
 from survey_bot.storage.form_versions import form_version_id
+from survey_bot.storage.models import Response
 from survey_bot.storage.records import new_record
 from survey_bot.storage.responses import insert_responses
 from survey_bot.utc import now as utc_now
 from survey_bot.web.app import create_app
+from survey_bot.web.live import call_snapshot
 from survey_bot.web.state import state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -173,6 +175,13 @@ async def test_a_sensitive_answer_is_encrypted_masked_and_exported_only_on_reque
                                                                     .get_data(as_text=True))})
     html = await (await client.get(f"/dashboard/responses/{rid}")).get_data(as_text=True)
     assert "••••7890" in html and MEMBER not in html
+
+    async with state(app).sessions() as db:
+        response = await db.get(Response, rid)
+        assert response is not None
+        live = call_snapshot(response, state(app).catalog.forms[FORM_ID])
+    assert [a["value"] for a in live["answers"] if a["name"] == "member_id"] == ["••••7890"]
+    assert MEMBER not in json.dumps(live)
 
     rows = list(csv.DictReader(io.StringIO(await get(app, f"/api/forms/{FORM_ID}/export.csv"))))
     assert rows[0]["member_id"] == "" and rows[0]["full_name"] == "Ada Lovelace"
