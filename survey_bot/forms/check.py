@@ -135,6 +135,8 @@ def _message(error: ValidationError) -> str:
         return f"{path[-1]} does not go with choices: a menu takes one digit"
     if "x-labels" in path[:-1] and error.validator in ("type", "pattern", "maxLength"):
         return f"the label of {path[-1]!r} must be a non-empty string (at most 500 characters)"
+    if path[-1:] == ["x-sensitive"]:
+        return f'x-sensitive takes true, false or "keypad", not {json.dumps(error.instance)}'
     return str(error.message)
 
 

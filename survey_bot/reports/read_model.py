@@ -34,7 +34,7 @@ from survey_bot.reports.views import (
 )
 from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Command, FormVersion, Response, WebhookEvent
-from survey_bot.storage.sealing import installed, open_answers, shown_answers
+from survey_bot.storage.sealing import installed, masked_attempts, open_answers, shown_answers
 from survey_bot.utc import as_utc
 from survey_bot.vocabulary import AI_PARTIAL, DECLINED, FINAL_SOURCES
 
@@ -196,7 +196,7 @@ async def response_detail(session: AsyncSession, catalog: FormCatalog, response_
         fields=answer_entries(form, response),
         answered_at=_utc(response.answered_at), ended_at=_utc(response.ended_at),
         updated_at=as_utc(response.updated_at), ai_status=response.ai_status, hangup_cause=response.hangup_cause,
-        hangup_source=response.hangup_source, keypad_attempts=_listed(response.keypad_attempts),
+        hangup_source=response.hangup_source, keypad_attempts=_listed(masked_attempts(response.keypad_attempts)),
         transcript=_listed(response.message_history), failures=_listed(response.failures),
         timeline=await _timeline(session, response),
     )

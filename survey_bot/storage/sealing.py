@@ -3,16 +3,17 @@ it writes a response's row and opens them as it reads one back, so the pure flow
 and every reader goes through `open_answers` (or `shown_answers`, which masks or omits).
 
 A sealed answer is a JSON string `fernet:<token>` in the answers object: the stored value itself says it is
-sealed, whatever the form says today. The keys are SURVEY_BOT_DATA_KEY's (comma-separated Fernet keys, newest
-first): a MultiFernet seals with the first and opens with any, so answers sealed before a rotation stay
-readable while the old key is kept after the new one. The keys are installed once per process (runtime).
+sealed, whatever the form says today. The digits of a sensitive field's keypad attempts are sealed the same
+way. The keys are SURVEY_BOT_DATA_KEY's (comma-separated Fernet keys, newest first): a MultiFernet seals with
+the first and opens with any, so answers sealed before a rotation stay readable while the old key is kept after
+the new one. The keys are installed once per process (runtime).
 """
 
 from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -20,8 +21,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from survey_bot.errors import ConfigError
 from survey_bot.forms.sensitive import MASK, mask
 
-__all__ = ["PREFIX", "SealError", "generate_key", "install", "installed", "is_sealed", "open_answers",
-           "seal_answers", "shown_answers"]
+__all__ = ["PREFIX", "SealError", "generate_key", "install", "installed", "is_sealed", "masked_attempts",
+           "open_answers", "open_attempts", "seal_answers", "seal_attempts", "shown_answers"]
 
 PREFIX = "fernet:"
 Shown = Literal["mask", "omit", "reveal"]
@@ -69,10 +70,35 @@ def seal_answers(answers: Mapping[str, Any], names: Collection[str]) -> dict[str
     """The answers as stored: those of the `names` fields sealed (None and already sealed values stay)."""
     if not any(answers.get(name) is not None for name in names):
         return dict(answers)
-    box = _keys()
-    return {name: PREFIX + box.encrypt(json.dumps(value).encode()).decode()
-            if name in names and value is not None and not is_sealed(value) else value
+    return {name: _seal(value) if name in names and value is not None and not is_sealed(value) else value
             for name, value in answers.items()}
+
+
+def _seal(value: Any) -> str:
+    return PREFIX + _keys().encrypt(json.dumps(value).encode()).decode()
+
+
+def seal_attempts(attempts: Any, names: Collection[str]) -> Any:
+    """Keypad attempts as stored: the digits entered for a sensitive field sealed like its answer."""
+    return _each_digits(attempts, lambda digits: digits if is_sealed(digits) else _seal(digits), names)
+
+
+def open_attempts(attempts: Any) -> Any:
+    """Keypad attempts with their sealed digits opened."""
+    return _each_digits(attempts, lambda digits: _open(digits) if is_sealed(digits) else digits)
+
+
+def masked_attempts(attempts: Any) -> Any:
+    """Keypad attempts for people: sealed digits masked."""
+    return _each_digits(attempts, lambda digits: _masked(digits) if is_sealed(digits) else digits)
+
+
+def _each_digits(attempts: Any, change: Callable[[Any], Any], names: Collection[str] | None = None) -> Any:
+    if not isinstance(attempts, list) or (names is not None and not names):
+        return attempts
+    return [{**entry, "digits": change(entry["digits"])}
+            if isinstance(entry, dict) and isinstance(entry.get("digits"), str)
+            and (names is None or entry.get("field") in names) else entry for entry in attempts]
 
 
 def _open(value: Any) -> Any:
