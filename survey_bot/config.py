@@ -64,6 +64,9 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
     ("metrics_token", "SURVEY_BOT_METRICS_TOKEN", "", "bearer token for GET /metrics; unset: /metrics is open"),
     ("retention_days", "SURVEY_BOT_RETENTION_DAYS", "",
      "days a response is kept, from its start; unset: forever; a form's x-retention-days wins over it"),
+    ("data_key", "SURVEY_BOT_DATA_KEY", "",
+     "comma-separated Fernet keys, newest first, encrypting x-sensitive answers (`survey-bot keys generate`); "
+     "required by `serve` when a form has sensitive fields; keep an old key after the new one until rotated"),
     ("log_format", "SURVEY_BOT_LOG_FORMAT", "text", "`text`, or `json`: one JSON object per line with the call's ids"),
 )
 DISPATCHER_MODES = ("process", "inline")
@@ -96,6 +99,7 @@ class Settings:
     metrics_token: str = ""
     log_format: str = "text"
     retention_days: int | None = None  # None: keep forever
+    data_key: str = ""  # SURVEY_BOT_DATA_KEY (secret): keys of the sensitive answers, newest first
 
     def __post_init__(self) -> None:
         if self.retention_days is not None and self.retention_days < 0:
@@ -125,7 +129,7 @@ class Settings:
 
     def __repr__(self) -> str:  # never print secrets
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
-        for secret in ("telnyx_api_key", "admin_token", "secret_key", "metrics_token"):
+        for secret in ("telnyx_api_key", "admin_token", "secret_key", "metrics_token", "data_key"):
             if shown[secret]:
                 shown[secret] = "***"
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"

@@ -17,6 +17,7 @@ from survey_bot.config import Settings
 from survey_bot.errors import ConfigError, FormProblem
 from survey_bot.forms.load import check_paths, load_form, load_forms
 from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.storage import sealing
 from survey_bot.storage.engine import make_engine, make_sessionmaker
 from survey_bot.storage.migrate import ensure_at_head
 from survey_bot.telephony.client import Client, build_client
@@ -57,6 +58,7 @@ class Runtime:
     def build(cls, settings: Settings, catalog: FormCatalog | None = None) -> Runtime:
         """Load the forms (unless given), create the engine and the client; nothing connects yet."""
         catalog = catalog if catalog is not None else load_catalog(settings)
+        _install_keys(settings, catalog)
         engine = make_engine(settings.database_url)
         return cls(settings, engine, make_sessionmaker(engine), catalog, build_client(settings))
 
@@ -68,6 +70,19 @@ class Runtime:
         """Close the client's connections and the engine's pool."""
         await self.client.close()
         await self.engine.dispose()
+
+
+def _install_keys(settings: Settings, catalog: FormCatalog) -> None:
+    """Install SURVEY_BOT_DATA_KEY for this process (every reader and writer seals and opens with it); refuse
+    forms with sensitive fields without it, rather than store their answers in the clear."""
+    if settings.data_key:
+        sealing.install(settings.data_key)
+        return
+    sensitive = sorted(form.form_id for form in catalog.forms.values() if form.sensitive_names)
+    if sensitive:
+        raise ConfigError(f"SURVEY_BOT_DATA_KEY is not set and form(s) {', '.join(sensitive)} have sensitive fields "
+                          "(x-sensitive), whose answers are stored encrypted: make a key with `survey-bot keys "
+                          "generate` and set SURVEY_BOT_DATA_KEY to it")
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,9 @@ from typing import Any
 
 import asyncpg
 import pytest
+from cryptography.fernet import Fernet
 
+from survey_bot.storage import sealing
 from survey_bot.storage.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("SURVEY_BOT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -107,3 +110,14 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "scenario.db"
     shutil.copyfile(sqlite_template, path)
     return f"sqlite+aiosqlite:///{path}"
+
+
+def _throwaway_data_key() -> None:
+    """The tests' SURVEY_BOT_DATA_KEY: a throwaway key for this run (subprocesses inherit it), said once."""
+    if not os.environ.get("SURVEY_BOT_DATA_KEY"):
+        os.environ["SURVEY_BOT_DATA_KEY"] = Fernet.generate_key().decode()
+        print("tests: sensitive answers are encrypted with a throwaway SURVEY_BOT_DATA_KEY", file=sys.stderr)
+    sealing.install(os.environ["SURVEY_BOT_DATA_KEY"])
+
+
+_throwaway_data_key()

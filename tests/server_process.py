@@ -79,6 +79,7 @@ def server_env(*, database_url: str, telnyx_url: str, public_key: str, connectio
         "SURVEY_BOT_FROM_NUMBER": "+15550009999",
         "SURVEY_BOT_ADMIN_TOKEN": ADMIN_TOKEN,
         "SURVEY_BOT_LOG_LEVEL": "WARNING",
+        "SURVEY_BOT_DATA_KEY": os.environ["SURVEY_BOT_DATA_KEY"],  # the tests' throwaway key (conftest)
     }
     env.update(extra or {})
     return env

@@ -20,7 +20,9 @@ KEY = "fW2MMwE3a2n0Zc8Hq5lX0bC3PcVTHYpRKo3i4y7hY1M="
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SURVEY_BOT_", "TELNYX_"))}
+    # (the tests' throwaway SURVEY_BOT_DATA_KEY stays: the example forms have sensitive fields)
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("SURVEY_BOT_", "TELNYX_")) or k == "SURVEY_BOT_DATA_KEY"}
     full_env.update(env or {})
     return subprocess.run([*SURVEY_BOT, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout, check=False)

@@ -301,7 +301,8 @@ async def test_survey_bot_call_places_an_outbound_call_through_the_sdk(stack: St
 
     stack.fake.expect_dial(Scenario(direction="outgoing", to_number="+15558880003",
                                     ai_steps=ai_fills_everything().ai_steps))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURVEY_BOT_", "TELNYX_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SURVEY_BOT_", "TELNYX_")) or k == "SURVEY_BOT_DATA_KEY"}  # (the tests' key)
     env.update({"SURVEY_BOT_DATABASE_URL": sqlite_url, "SURVEY_BOT_FORMS_DIR": str(FORMS),
                 "TELNYX_BASE_URL": stack.telnyx_url, "TELNYX_API_KEY": "KEY_cli",
                 "TELNYX_CONNECTION_ID": stack.fake.connection_id, "SURVEY_BOT_FROM_NUMBER": "+15550009999"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -209,6 +210,7 @@ async def export(engine: AsyncEngine, form_id: str, kind: str = "csv", **options
                                options.pop("until", None))
     async with engine.connect() as connection:
         plan = await plan_export(connection, selection, lambda: None)
+    plan = dataclasses.replace(plan, include_sensitive=options.pop("include_sensitive", False))
     chunks = (csv_chunks(engine, plan, selection, **options) if kind == "csv"
               else ndjson_chunks(engine, plan, selection, **options))
     return "".join([chunk async for chunk in chunks])
@@ -342,10 +344,14 @@ async def test_excel_mode_adds_a_bom_and_crlf(engine: AsyncEngine) -> None:
 
 
 async def test_intake_csv_flattens_nested_fields(engine: AsyncEngine) -> None:
-    text = golden("appointment_intake.csv", await export(engine, INTAKE))
-    rows = read_csv(text)
-    assert list(rows[0])[9:] == INTAKE_FIELDS
+    shared = read_csv(golden("appointment_intake.csv", await export(engine, INTAKE)))
+    assert list(shared[0])[9:] == INTAKE_FIELDS
+    # x-sensitive date_of_birth and callback_number: empty cells unless the export includes them
+    assert {row["date_of_birth"] + row["callback_number"] for row in shared} == {""}
+    rows = read_csv(await export(engine, INTAKE, include_sensitive=True))
     assert rows == expected_rows(INTAKE, INTAKE_FIELDS, sources=False, raw=False)
+    assert [{k: v for k, v in row.items() if k not in ("date_of_birth", "callback_number")} for row in rows] == \
+        [{k: v for k, v in row.items() if k not in ("date_of_birth", "callback_number")} for row in shared]
     assert rows[1]["full_name"] == "山田 太郎" and rows[1]["preferred_slot.date"] == ""
     assert rows[2]["full_name"] == "Zoë O'Brien 🙂" and rows[2]["callback_number"] == "0123456789"
 
@@ -415,7 +421,11 @@ def expected_header(fields: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("form_id", [SURVEY, INTAKE, LEDGER])
 async def test_ndjson_is_typed_and_nested(engine: AsyncEngine, form_id: str) -> None:
-    text = golden(f"{form_id}.ndjson", await export(engine, form_id, "ndjson"))
+    shared = golden(f"{form_id}.ndjson", await export(engine, form_id, "ndjson"))
+    if form_id == INTAKE:  # x-sensitive answers: no key unless the export includes them
+        assert not any({"date_of_birth", "callback_number"} & set(json.loads(line)["answers"])
+                       for line in shared.splitlines())
+    text = await export(engine, form_id, "ndjson", include_sensitive=True)
     records = [json.loads(line) for line in text.splitlines()]
     rows = sorted((r for r in ROWS if r.form_id == form_id), key=lambda r: (r.minutes, r.id))
     assert [record["response_id"] for record in records] == [r.id for r in rows]
@@ -489,7 +499,8 @@ async def test_batches_follow_the_keyset_without_gaps_or_repeats(engine: AsyncEn
 
 
 def cli(database_url: str, *args: str, stderr: int | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SURVEY_BOT_", "TELNYX_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SURVEY_BOT_", "TELNYX_")) or k == "SURVEY_BOT_DATA_KEY"}  # (the tests' key)
     env |= {"SURVEY_BOT_DATABASE_URL": database_url, "SURVEY_BOT_FORMS_DIR": str(REPO / "forms")}
     return subprocess.run([str(SURVEY_BOT), "export", *args], env=env, timeout=120, check=False,
                           stdout=subprocess.PIPE, stderr=stderr if stderr is not None else subprocess.PIPE)

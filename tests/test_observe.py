@@ -186,7 +186,8 @@ def test_text_lines_name_the_ids_too() -> None:
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SURVEY_BOT_", "TELNYX_", "PROMETHEUS_"))}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("SURVEY_BOT_", "TELNYX_", "PROMETHEUS_")) or k == "SURVEY_BOT_DATA_KEY"}
     return subprocess.run([sys.executable, "-m", "survey_bot", *args], capture_output=True, text=True,
                           env={**clean, **env}, cwd=ROOT, timeout=60, check=False)
 

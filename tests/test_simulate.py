@@ -6,6 +6,7 @@ plays; `--example` writes a file that passes as printed; the CLI's exit statuses
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -153,7 +154,9 @@ def test_the_example_callers_cover_every_form_field() -> None:
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "survey_bot", "simulate", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "SURVEY_BOT_LOG_LEVEL": "WARNING"})
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "SURVEY_BOT_LOG_LEVEL": "WARNING",
+                                                       # this checkout's code, when PYTHONPATH points at it
+                                                       **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}})
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -14,7 +15,7 @@ from typing import Any, BinaryIO, TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from survey_bot.cli.common import Commands
+from survey_bot.cli.common import Commands, os_actor
 from survey_bot.cli.problems import check_writable
 from survey_bot.errors import ConfigError
 from survey_bot.forms.model import FormCatalog
@@ -22,6 +23,7 @@ from survey_bot.reports.export import (
     ExportPlan,
     ResponseFilter,
     UnknownFormError,
+    audit_sensitive_export,
     count_responses,
     csv_chunks,
     ndjson_chunks,
@@ -58,6 +60,9 @@ def add_parser(commands: Commands) -> None:
     export.add_argument("--labels", action="store_true",
                         help="choice fields (enum, oneOf const) as their labels (x-labels, oneOf titles, else the "
                              "value humanised) in the form version each response used (default: off: values)")
+    export.add_argument("--include-sensitive", action="store_true",
+                        help="include the answers of x-sensitive fields, decrypted with SURVEY_BOT_DATA_KEY "
+                             "(default: left out: empty CSV cells, no NDJSON key); recorded in the audit log")
     export.add_argument("--with-sources", action="store_true",
                         help="CSV: add a <field>.source column per field (default: off)")
     export.add_argument("--excel", action="store_true", help="CSV: UTF-8 BOM and CRLF line ends for Excel "
@@ -119,6 +124,9 @@ async def run_export(args: argparse.Namespace, selection: ResponseFilter) -> int
                 stored = await connection.scalars(select(FormVersion.form_id).distinct())
                 known = ", ".join(sorted({*(path.stem for path in folder.glob("*.json")), *stored}))
                 raise ConfigError(f"{exc} (known forms: {known or 'none'})") from None
+        if args.include_sensitive:
+            plan = dataclasses.replace(plan, include_sensitive=True)
+            await audit_sensitive_export(engine, selection, os_actor(), args.format)
         if args.out is None:
             await _write(args, engine, plan, selection, sys.stdout.buffer, _ProgressBar(None, 0))
             return 0

@@ -27,6 +27,7 @@ from survey_bot.forms.labels import form_locale, label_problems
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.phrases import prompt_of, speak_payload
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
+from survey_bot.forms.sensitive import KEYPAD_ONLY, sensitivity
 
 __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", "read_json"]
 
@@ -36,7 +37,7 @@ ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive"})
 
 
 MAX_SPEECH = 3000
@@ -135,6 +136,8 @@ def _message(error: ValidationError) -> str:
         return f"{path[-1]} does not go with choices: a menu takes one digit"
     if "x-labels" in path[:-1] and error.validator in ("type", "pattern", "maxLength"):
         return f"the label of {path[-1]!r} must be a non-empty string (at most 500 characters)"
+    if path[-1:] == ["x-sensitive"]:
+        return f'x-sensitive takes true, false or "keypad", not {json.dumps(error.instance)}'
     return str(error.message)
 
 
@@ -183,6 +186,9 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]
         if keypad is None:
+            if sensitivity(leaf.schema) == KEYPAD_ONLY and not problems:
+                found.append((leaf.at("x-sensitive"), 'x-sensitive "keypad": only the keypad may ask this field, '
+                                                      "but it has no keypad mapping (x-dtmf); use true"))
             continue
         if decline and keypad.terminator == decline:
             found.append((leaf.at("x-dtmf") + "/terminator", f"{decline} ends this entry and declines a question "

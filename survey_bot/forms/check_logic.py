@@ -70,6 +70,9 @@ class _Checker:
             test = inline(self.document, obj["if"], f"{pointer}/if", seen)
             found += [(at, f"the condition reads {key!r}, which is not a field here") for at, key in
                       condition_reads(test, f"{pointer}/if") if key not in keys]
+            found += [(at, f"the condition reads {key!r}, a sensitive field: its answer is stored encrypted, so "
+                           "the funnel and the exports could not follow the branch; ask it without x-sensitive")
+                      for at, key in condition_reads(test, f"{pointer}/if") if _sensitive(keys.get(key))]
             for word in ("then", "else"):
                 if isinstance(obj.get(word), dict):
                     found += self.branch(obj[word], f"{pointer}/{word}", prefix, seen)
@@ -131,3 +134,7 @@ def _redeclared(name: str, declared: Mapping[str, Any], first: Leaf, at: str) ->
         return [(f"{at}/type", f"{name!r} is {' or '.join(sorted(old))} at {first.pointer}; a branch may narrow "
                                f"it but not make it {' or '.join(sorted(new))}")]
     return []
+
+
+def _sensitive(leaf: Leaf | None) -> bool:
+    return leaf is not None and leaf.schema.get("x-sensitive") not in (None, False)

@@ -21,6 +21,7 @@ from survey_bot.forms.labels import form_locale
 from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
 from survey_bot.forms.schema_walk import Leaf, leaves
+from survey_bot.forms.sensitive import sensitivity
 
 __all__ = ["check_paths", "load_form", "load_forms", "parse_form"]
 
@@ -90,7 +91,8 @@ def _field(leaf: Leaf, locale: str) -> Field:
     prompt = prompt_of(leaf.schema, leaf.path)
     keypad = leaf_keypad(leaf)[0]
     return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, keypad,
-                 _confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None)
+                 _confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None,
+                 sensitivity(leaf.schema))
 
 
 def _confirms(schema: Mapping[str, Any], keypad: Keypad | None) -> bool:

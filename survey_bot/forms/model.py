@@ -12,6 +12,7 @@ from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
 from survey_bot.forms.phrases import decline_hint
+from survey_bot.forms.sensitive import Sensitivity
 from survey_bot.vocabulary import RESERVED_NAMES
 
 __all__ = ["DECLINED_KEY", "DTMF_DEFAULTS", "REASK_DEFAULTS", "VOICE_DEFAULTS", "Field", "Form", "FormCatalog"]
@@ -44,6 +45,7 @@ class Field:
     keypad: Keypad | None
     confirm: bool = False  # read keypad digits back for a 1 or a 2 (x-confirm)
     audio: Recording | None = None  # the keypad question played from a file (x-audio); None: spoken
+    sensitive: Sensitivity = False  # x-sensitive: stored encrypted, masked, exported on request; "keypad": no AI
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,11 @@ class Form:
         if key and any(f.keypad is not None and f.name in self.logic.never_required for f in self.fields):
             return f"{opening} {decline_hint(key)}"
         return opening
+
+    @property
+    def sensitive_names(self) -> frozenset[str]:
+        """The fields whose answers are stored encrypted (x-sensitive true or "keypad")."""
+        return frozenset(f.name for f in self.fields if f.sensitive)
 
     def field(self, name: str) -> Field:
         """Return the field named `name` (dotted); KeyError if the form has none."""

@@ -16,6 +16,7 @@ from survey_bot.forms.condition_words import when_to_ask
 from survey_bot.forms.labels import choice_values, label_key, labels_of, spoken
 from survey_bot.forms.model import DECLINED_KEY, Field, Form
 from survey_bot.forms.schema_walk import inline, map_subschemas
+from survey_bot.forms.sensitive import KEYPAD_ONLY
 
 __all__ = ["reask_parameters", "strip_extensions", "voice_parameters", "with_label_words"]
 
@@ -56,16 +57,46 @@ def voice_parameters(form: Form) -> dict[str, Any]:
         parameters = _object_of(document, form.fields, set(unconditional), words, locale)
     else:
         parameters = document
-    return _with_declining(parameters, [f for f in form.fields if f.name in form.logic.never_required])
+    for field in form.fields:
+        if field.sensitive == KEYPAD_ONLY:
+            parameters = _without(parameters, field.path)
+    return _with_declining(parameters, [f for f in form.fields if f.name in form.logic.never_required
+                                        and f.sensitive != KEYPAD_ONLY])
 
 
 def reask_parameters(form: Form, names: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
     """Only the named fields (those required of this response marked so), for a targeted re-ask."""
     document = strip_extensions(inline(form.document, copy.deepcopy(dict(form.document))))
     wanted, must = set(names), set(required)
-    fields = [f for f in form.fields if f.name in wanted]
+    fields = [f for f in form.fields if f.name in wanted and f.sensitive != KEYPAD_ONLY]
     parameters = _object_of(document, fields, must, {}, str(form.dtmf["language"]))
     return _with_declining(parameters, [f for f in fields if f.name not in must])
+
+
+def _without(schema: Any, path: tuple[str, ...]) -> Any:
+    """The schema without the property at `path` (x-sensitive "keypad": the AI is never told of it), wherever it
+    is declared: in `properties` or in a branch (then, else, allOf, dependentSchemas), and in `required`."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in ("then", "else"):
+        if key in out:
+            out[key] = _without(out[key], path)
+    if isinstance(out.get("allOf"), list):
+        out["allOf"] = [_without(branch, path) for branch in out["allOf"]]
+    if isinstance(out.get("dependentSchemas"), dict):
+        out["dependentSchemas"] = {k: _without(v, path) for k, v in out["dependentSchemas"].items()}
+    properties = out.get("properties")
+    if isinstance(properties, dict) and path[0] in properties:
+        properties = dict(properties)
+        if len(path) == 1:
+            del properties[path[0]]
+            if isinstance(out.get("required"), list):
+                out["required"] = [name for name in out["required"] if name != path[0]]
+        else:
+            properties[path[0]] = _without(properties[path[0]], path[1:])
+        out["properties"] = properties
+    return out
 
 
 def _object_of(document: Mapping[str, Any], fields: Iterable[Field], required: set[str],

@@ -39,7 +39,8 @@ async def start_outbound_call(session: AsyncSession, catalog: FormCatalog, setti
         raise ConfigError("outbound calls need TELNYX_CONNECTION_ID and SURVEY_BOT_FROM_NUMBER")
     now = utc_now()
     response = new_record(str(uuid.uuid4()), form.form_id, await form_version_id(session, form, now), "outgoing",
-                          now, from_number=settings.from_number, to_number=to)
+                          now, from_number=settings.from_number, to_number=to,
+                          sensitive=form.sensitive_names)
     await insert_responses(session, [response])
     dial = Command("dial", "dial", {"r": response.id},
                    {"connection_id": settings.telnyx_connection_id, "from": settings.from_number, "to": to})

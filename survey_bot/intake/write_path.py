@@ -149,7 +149,8 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     form = await form_of_version(session, catalog, record.form_id, record.form_version_id)
     decision = next_commands(event, record.state, form, now)
     changed = responses.changed_fields(record.state, decision.state)
-    record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at)
+    record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at,
+                                 sensitive=form.sensitive_names)
     batch.keep(record, changed, linked=linked)
     call_control_id = record.call_control_id or event.call_control_id
     batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now)
@@ -208,7 +209,7 @@ async def _start_inbound(session: AsyncSession, batch: _Batch, event: Event, cat
         response_id, form.form_id, await form_version_id(session, form, now), "incoming", now,
         state=decision.state, call_control_id=event.call_control_id,
         call_session_id=_text(payload.get("call_session_id")), call_leg_id=_text(payload.get("call_leg_id")),
-        from_number=_text(payload.get("from")), to_number=inbound.to_number)
+        from_number=_text(payload.get("from")), to_number=inbound.to_number, sensitive=form.sensitive_names)
     batch.keep(record, set(), new=True)
     batch.due_commands(index, event, decision.commands, form, record.id, event.call_control_id, now)
     batch.record_event(event, now, "processed", None, record.id)

@@ -15,21 +15,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, Text, and_, cast, exists, func, or_, select, type_coerce
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from survey_bot.forms.conditions import Logic, build_logic
 from survey_bot.forms.labels import field_labels
 from survey_bot.forms.schema_walk import leaves
+from survey_bot.forms.sensitive import sensitivity
 from survey_bot.reports.csv_safety import csv_record, neutralise_all
 from survey_bot.reports.export_rows import META_COLUMNS, ExportPlan, csv_records, ndjson_record
+from survey_bot.storage.audit import EXPORT_SENSITIVE, record_audit
 from survey_bot.storage.models import FormVersion, Response
 from survey_bot.utc import as_utc
+from survey_bot.utc import now as utc_now
 
 __all__ = [
     "META_COLUMNS",
     "ExportPlan",
     "ResponseFilter",
     "UnknownFormError",
+    "audit_sensitive_export",
     "count_responses",
     "csv_chunks",
     "keyset_after",
@@ -118,17 +122,33 @@ async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
             raise UnknownFormError(selection.form_id)
         documents = [(None, today) if today is not None else (stored[0].id, stored[0].document)]
     names: dict[str, None] = {}
+    sensitive: set[str] = set()
     logic: dict[int | None, Logic] = {}
     labels: dict[int | None, dict[str, dict[str, str]]] = {}
     for version_id, document in documents:  # newest first: its order wins, then fields only older versions had
         # Stored versions were checked when they were recorded: only their leaves and skip logic are needed.
-        paths = [leaf.path for leaf in leaves(document)]
+        found = leaves(document)
+        paths = [leaf.path for leaf in found]
+        sensitive.update(".".join(leaf.path) for leaf in found if sensitivity(leaf.schema))
         names.update(dict.fromkeys(".".join(path) for path in paths))
         rules = build_logic(document, paths)
         if rules.conditional:
             logic[version_id] = rules
         labels[version_id] = field_labels(document)
-    return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored}, logic, labels)
+    return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored}, logic, labels,
+                      frozenset(sensitive))
+
+
+async def audit_sensitive_export(engine: AsyncEngine, selection: ResponseFilter, actor: str, kind: str) -> int:
+    """Record an export that includes sensitive answers in the audit log (who, which form, how many rows) before
+    it starts; return the row count."""
+    rows = await count_responses(engine, selection)
+    detail = f"{kind} export including sensitive answers" + "".join(
+        f"; {name} {value}" for name, value in (("status", ",".join(selection.statuses)),
+                                                ("since", selection.since), ("until", selection.until)) if value)
+    async with AsyncSession(engine) as session, session.begin():
+        await record_audit(session, actor, EXPORT_SENSITIVE, selection.form_id, rows, detail, utc_now())
+    return rows
 
 
 async def count_responses(engine: AsyncEngine, selection: ResponseFilter) -> int:

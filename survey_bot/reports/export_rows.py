@@ -7,6 +7,8 @@ the reserved value `.declined` (source `declined`); a field the response's answe
 empty (source `not_applicable`) even when a value was kept.
 With labels, a choice field's value (each item of an array of choices) is its label in the form version the
 response used (forms.labels: x-labels, oneOf titles, else the value humanised).
+A sensitive answer (x-sensitive) is left out (an empty CSV cell; no NDJSON key) unless the export includes
+sensitive answers, which its caller records in the audit log (reports.export.audit_sensitive_export).
 NDJSON: one object per response with the metadata, `answers`, `sources` and `provenance` nested as in the
 form (a declined answer, and a value kept for a field made not applicable, are null), and the lists
 `declined` and `not_applicable`.
@@ -24,6 +26,7 @@ from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.labels import said
 from survey_bot.forms.validation import nest
 from survey_bot.reports.csv_safety import cell_text, csv_record, export_time, neutralise, neutralise_all
+from survey_bot.storage.sealing import PREFIX, shown_answers
 from survey_bot.vocabulary import DECLINED, DECLINED_CELL, EXPORT_COLUMNS, NOT_APPLICABLE
 
 __all__ = ["META_COLUMNS", "ExportPlan", "csv_records", "ndjson_record"]
@@ -41,6 +44,8 @@ class ExportPlan:
     logic: Mapping[int | None, Logic] = field(default_factory=dict)  # the versions with skip logic (None: today's)
     # version -> choice field -> its labels by label_key (forms.labels.field_labels), for exports with labels
     labels: Mapping[int | None, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    sensitive: frozenset[str] = frozenset()  # x-sensitive fields in any version used: left out unless included
+    include_sensitive: bool = False  # --include-sensitive / include_sensitive=true (audited by the caller)
 
     _dropped: dict[tuple[int, Relevance], tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
@@ -58,6 +63,15 @@ class ExportPlan:
         """The CSV header row."""
         sources = [f"{name}.source" for name in self.fields] if with_sources else []
         return [*META_COLUMNS, *self.fields, *sources]
+
+
+def _stored(answers: str, plan: ExportPlan) -> dict[str, Any]:
+    """A row's answers as exported: sensitive ones (of an x-sensitive field, or sealed) left out, or opened when
+    the export includes them. Most forms have none: their rows skip this."""
+    values: dict[str, Any] = from_json(answers)
+    if plan.sensitive or PREFIX in answers:
+        return shown_answers(values, plan.sensitive, "reveal" if plan.include_sensitive else "omit")
+    return values
 
 
 def _answers(values: dict[str, Any], sources_text: str | None, version_id: int | None, plan: ExportPlan,
@@ -98,7 +112,7 @@ def csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: 
     safe = (lambda cell: cell) if raw else neutralise
     out = []
     for rid, version_id, status, direction, from_, to, started, completed, answers, sources_text in rows:
-        values, sources, declined, dropped = _answers(from_json(answers), sources_text, version_id, plan)
+        values, sources, declined, dropped = _answers(_stored(answers, plan), sources_text, version_id, plan)
         if labels:
             values = _labelled(values, plan.labels.get(version_id, {}))
         # Most answers are strings: skip the call for them (this loop runs once per exported row).
@@ -120,7 +134,7 @@ def ndjson_record(row: Any, plan: ExportPlan, labels: bool = False) -> dict[str,
     """One response as an NDJSON object (a `response_batches` row read with provenance); with `labels`,
     choices as their labels."""
     rid, version_id, status, direction, from_, to, started, completed, answers, sources_text, times, heard = row
-    stored = from_json(answers)
+    stored = _stored(answers, plan)
     values, _sources, declined, dropped = _answers(stored, sources_text, version_id, plan)
     if labels:
         values = _labelled(values, plan.labels.get(version_id, {}))

@@ -34,6 +34,7 @@ from survey_bot.reports.views import (
 )
 from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Command, FormVersion, Response, WebhookEvent
+from survey_bot.storage.sealing import installed, masked_attempts, open_answers, shown_answers
 from survey_bot.utc import as_utc
 from survey_bot.vocabulary import AI_PARTIAL, DECLINED, FINAL_SOURCES
 
@@ -126,12 +127,13 @@ async def response_page(session: AsyncSession, selection: ResponseFilter, limit:
     return ResponsePage(items=items, next_cursor=encode_cursor(last.started_at, last.id) if last else None)
 
 
-def _summary(response: Response, version: str | None) -> dict[str, Any]:
+def _summary(response: Response, version: str | None, sensitive: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A response's row as people see it: sensitive answers masked (storage.sealing)."""
     return {
         "id": response.id, "form_id": response.form_id, "form_version": version, "status": response.status,
         "direction": response.direction, "from_number": response.from_number, "to_number": response.to_number,
         "started_at": as_utc(response.started_at), "completed_at": _utc(response.completed_at),
-        "answers": response.answers, "sources": response.sources,
+        "answers": shown_answers(response.answers, sensitive, "mask"), "sources": response.sources,
     }
 
 
@@ -141,8 +143,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def answer_entries(form: Form | None, response: Response) -> list[AnswerEntry]:
     """Every field of the form, answered or not, in form order, with whether the form's skip logic asks it of
-    this response; then answers to fields the form no longer has."""
-    answers, sources, times = response.answers, response.sources, response.answer_times
+    this response; then answers to fields the form no longer has. Sensitive answers are masked."""
+    sources, times = response.sources, response.answer_times
+    answers = open_answers(response.answers) if installed() else response.answers  # the skip logic's values
+    shown = shown_answers(response.answers, form.sensitive_names if form is not None else (), "mask")
     provenance = response.provenance if isinstance(response.provenance, dict) else {}
     fields = list(form.fields) if form is not None else []
     titles = {f.name: f.title for f in fields}
@@ -155,7 +159,7 @@ def answer_entries(form: Form | None, response: Response) -> list[AnswerEntry]:
         source = _text(sources.get(name))
         heard: dict[str, Any] = provenance[name] if isinstance(provenance.get(name), dict) else {}
         entries.append(AnswerEntry(
-            name=name, title=titles.get(name, name), value=answers.get(name), answered=name in answers,
+            name=name, title=titles.get(name, name), value=shown.get(name), answered=name in answers,
             state=_state(relevant, source), relevant=relevant, required=name in relevance.required, source=source,
             at=_text(times.get(name)), attempt=_text(heard.get("attempt")),
             turn=heard["turn"] if isinstance(heard.get("turn"), int) else None))
@@ -187,12 +191,12 @@ async def response_detail(session: AsyncSession, catalog: FormCatalog, response_
     except FormError:  # a stored version that no longer parses: the raw answers are still shown
         form = None
     return ResponseDetail(
-        **_summary(response, version),
+        **_summary(response, version, form.sensitive_names if form is not None else frozenset()),
         form_title=form.title if form is not None else response.form_id,
         fields=answer_entries(form, response),
         answered_at=_utc(response.answered_at), ended_at=_utc(response.ended_at),
         updated_at=as_utc(response.updated_at), ai_status=response.ai_status, hangup_cause=response.hangup_cause,
-        hangup_source=response.hangup_source, keypad_attempts=_listed(response.keypad_attempts),
+        hangup_source=response.hangup_source, keypad_attempts=_listed(masked_attempts(response.keypad_attempts)),
         transcript=_listed(response.message_history), failures=_listed(response.failures),
         timeline=await _timeline(session, response),
     )

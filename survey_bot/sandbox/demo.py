@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from survey_bot.sandbox.callees import example_callees
 from survey_bot.sandbox.examples import example_document
 from survey_bot.sandbox.scenario_file import ScenarioFile, load_scenario_document, load_scenario_file
 from survey_bot.sandbox.simulate import CallOutcome, simulate
-from survey_bot.sandbox.stack import Stack, running_stack
+from survey_bot.sandbox.stack import Stack, running_stack, sandbox_key
 from survey_bot.sandbox.summary import describe
 from survey_bot.sandbox.try_it import attach_simulator
 from survey_bot.sandbox.workspace import prepare_database, temporary_database_url
@@ -78,7 +79,8 @@ async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_po
 def _print_serving(out: TextIO, stack: Stack, url: str, folder: Path, token: str, form_id: str) -> None:
     settings = f"SURVEY_BOT_DATABASE_URL={url} SURVEY_BOT_FORMS_DIR={folder} TELNYX_BASE_URL={stack.telnyx_url} " \
                f"TELNYX_API_KEY=KEY_simulator TELNYX_CONNECTION_ID={stack.fake.connection_id} " \
-               "SURVEY_BOT_FROM_NUMBER=+15550009999"
+               "SURVEY_BOT_FROM_NUMBER=+15550009999" + \
+               (f" SURVEY_BOT_DATA_KEY={sandbox_key()}" if not os.environ.get("SURVEY_BOT_DATA_KEY") else "")
     print(f"\nDashboard: {stack.app_url}/dashboard/  (admin token: {token})\n"
           f"Simulated Telnyx: {stack.telnyx_url} (its callees answer as the form's example caller). Call through it:\n"
           f"  {settings} survey-bot call +15557654321 --form {form_id}\n"

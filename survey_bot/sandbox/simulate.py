@@ -21,6 +21,7 @@ from survey_bot.sandbox.expectations import Mismatch, compare
 from survey_bot.sandbox.scenario_file import ScenarioCall, ScenarioFile
 from survey_bot.sandbox.stack import Stack, running_stack
 from survey_bot.storage.models import Command, Response
+from survey_bot.storage.sealing import open_answers, open_attempts
 from survey_bot.web.state import state
 
 __all__ = ["CallOutcome", "play_call", "simulate"]
@@ -142,8 +143,8 @@ async def _read(stack: Stack, response_id: str, outcome: CallOutcome) -> None:
     assert response is not None
     outcome.response_id, outcome.status, outcome.hangup_cause = response.id, response.status, response.hangup_cause
     outcome.from_number, outcome.to_number = response.from_number, response.to_number
-    outcome.answers, outcome.sources = dict(response.answers), dict(response.sources)
+    outcome.answers, outcome.sources = open_answers(response.answers), dict(response.sources)
     outcome.provenance = dict(response.provenance)
-    outcome.keypad_attempts = list(response.keypad_attempts)
+    outcome.keypad_attempts = list(open_attempts(response.keypad_attempts))
     outcome.transcript_turns = len(response.message_history) if isinstance(response.message_history, list) else 0
     outcome.asked_on_keypad = list(dict.fromkeys(step.split(":")[1] for step in steps))

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +19,7 @@ from sqlalchemy import func, select
 from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator import FakeTelnyx
 from survey_bot.storage.models import Command, Response
+from survey_bot.storage.sealing import generate_key
 from survey_bot.web.app import create_app
 from survey_bot.web.state import state
 
@@ -60,6 +64,15 @@ class Stack:
         return int(count or 0)
 
 
+@functools.cache
+def sandbox_key() -> str:
+    """The throwaway SURVEY_BOT_DATA_KEY of a demo or simulation (one per process, said once on stderr), so forms
+    with sensitive fields run without a real key; their answers cannot be read after the process ends."""
+    print("survey-bot: sensitive answers are encrypted with a throwaway key for this run (SURVEY_BOT_DATA_KEY is "
+          "not set)", file=sys.stderr)
+    return generate_key()
+
+
 @contextlib.asynccontextmanager
 async def running_stack(database_url: str, overrides: Mapping[str, Any] | None = None,
                         fake: FakeTelnyx | None = None, app_port: int = 0) -> AsyncIterator[Stack]:
@@ -79,6 +92,8 @@ async def running_stack(database_url: str, overrides: Mapping[str, Any] | None =
             "from_number": FROM_NUMBER,
             **(overrides or {}),
         }
+        if not settings.get("data_key") and not os.environ.get("SURVEY_BOT_DATA_KEY"):
+            settings["data_key"] = sandbox_key()
         app = create_app(settings)
         async with serve_asgi(app, port=app_port) as app_url:
             fake.webhook_url = f"{app_url}/webhooks/telnyx"

@@ -1,8 +1,9 @@
 """The audit log: one line per act on a form's data that an operator must be able to account for later (a
-purge; later a sensitive export), saying who, when, what, which form, how many rows and a short detail, never
-the data itself.
+purge, an export including sensitive answers), saying who, when, what, which form, how many rows and a short
+detail, never the data itself.
 
-Write the line in the same transaction as the act, so neither is ever kept without the other.
+Write the line in the same transaction as the act, so neither is ever kept without the other (an export, which
+holds no transaction, is recorded before its first row is read).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.storage.models import AuditEntry
 
-__all__ = ["PURGE", "audit_entries", "record_audit", "update_audit"]
+__all__ = ["EXPORT_SENSITIVE", "PURGE", "audit_entries", "record_audit", "update_audit"]
 
 PURGE = "purge"
+EXPORT_SENSITIVE = "export_sensitive"  # an export that included x-sensitive answers
 MAX_DETAIL = 500  # a short detail: counts and ages, not data
 
 

@@ -34,15 +34,17 @@ class ResponseRecord:
     state: CallState
     from_number: str | None = None  # only written when the record is new
     to_number: str | None = None
+    # The form's x-sensitive fields: their answers are sealed as the row is written (storage.sealing)
+    sensitive: frozenset[str] = frozenset()
 
 
 def new_record(response_id: str, form_id: str, form_version_id: int, direction: str, now: datetime, *,
                state: CallState | None = None, call_control_id: str | None = None,
                call_session_id: str | None = None, call_leg_id: str | None = None, from_number: str | None = None,
-               to_number: str | None = None) -> ResponseRecord:
+               to_number: str | None = None, sensitive: frozenset[str] = frozenset()) -> ResponseRecord:
     """A response not stored yet (insert it with insert_responses)."""
     return ResponseRecord(
         id=response_id, form_id=form_id, form_version_id=form_version_id, direction=direction,
         call_control_id=call_control_id, call_session_id=call_session_id, call_leg_id=call_leg_id,
         started_at=now, updated_at=now, state=state or CallState(response_id=response_id, direction=direction),
-        from_number=from_number, to_number=to_number)
+        from_number=from_number, to_number=to_number, sensitive=sensitive)

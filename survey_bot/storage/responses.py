@@ -2,7 +2,8 @@
 and written back column by column.
 
 The row <-> state mapping is derived from flow.state.STATE_FIELDS, the one declaration of a response's state;
-a test checks that every state field is a column of `responses`.
+a test checks that every state field is a column of `responses`. Sensitive answers are sealed here as a row is
+written and opened as it is read (storage.sealing), so the flow only ever sees plain values.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from survey_bot.flow.state import STATE_FIELDS, CallState
 from survey_bot.storage import statements as sql
 from survey_bot.storage.records import IDENTITY_FIELDS, ResponseRecord
 from survey_bot.storage.response_cache import ResponseCache
+from survey_bot.storage.sealing import open_answers, open_attempts, seal_answers, seal_attempts
 
 __all__ = ["changed_fields", "insert_responses", "insert_row", "link_dialled_call", "load_records", "update_row"]
 
@@ -56,11 +58,17 @@ def _record_of(row: Any) -> ResponseRecord:
     state = CallState(response_id=row.id, direction=row.direction)
     for name in STATE_FIELDS:
         setattr(state, name, getattr(row, name))
+    # the flow holds plain values; sealing is this module's
+    state.answers, state.keypad_attempts = open_answers(state.answers), open_attempts(state.keypad_attempts)
     return ResponseRecord(**{name: getattr(row, name) for name in IDENTITY_FIELDS}, state=state)
 
 
 def _values(record: ResponseRecord, names: Iterable[str]) -> dict[str, Any]:
     values = {name: getattr(record.state, name) for name in names}
+    if "answers" in values and record.sensitive:
+        values["answers"] = seal_answers(values["answers"], record.sensitive)
+    if "keypad_attempts" in values and record.sensitive:
+        values["keypad_attempts"] = seal_attempts(values["keypad_attempts"], record.sensitive)
     values.update((name, getattr(record, name)) for name in _CALL_FIELDS)
     return values
 

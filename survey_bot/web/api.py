@@ -156,7 +156,7 @@ async def list_responses(form_id: str, query_args: ResponsesQuery) -> ResponsePa
 async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
     """Download a form's responses as CSV, streamed (the same file as `survey-bot export`)."""
     options = CsvOptions(query_args.with_sources, query_args.excel, query_args.raw)
-    return await _download(_selection(form_id, query_args), "csv", query_args.labels, options)
+    return await _download(_selection(form_id, query_args), "csv", query_args, options)
 
 
 @blueprint.get("/forms/<form_id>/export.ndjson")
@@ -164,7 +164,7 @@ async def export_csv(form_id: str, query_args: CsvExportQuery) -> Response:
 @streams("application/x-ndjson")
 async def export_ndjson(form_id: str, query_args: ExportQuery) -> Response:
     """Download a form's responses as NDJSON, streamed: one object per response."""
-    return await _download(_selection(form_id, query_args), "ndjson", query_args.labels)
+    return await _download(_selection(form_id, query_args), "ndjson", query_args)
 
 
 @blueprint.get("/responses/<response_id>")
@@ -201,8 +201,10 @@ def _selection(form_id: str, query: SelectionQuery) -> ResponseFilter:
     return ResponseFilter(form_id, tuple(query.status), query.since, query.until)
 
 
-async def _download(selection: ResponseFilter, kind: str, labels: bool, options: CsvOptions | None = None) -> Response:
+async def _download(selection: ResponseFilter, kind: str, query: ExportQuery,
+                    options: CsvOptions | None = None) -> Response:
     try:
-        return await export_download(state(current_app), selection, kind, options, labels=labels)
+        return await export_download(state(current_app), selection, kind, options, labels=query.labels,
+                                     sensitive_for=request_actor() if query.include_sensitive else None)
     except UnknownFormError as exc:
         raise ApiError(404, "not_found", str(exc)) from None

@@ -92,6 +92,9 @@ class ExportQuery(SelectionQuery):
     labels: bool = Field(False, description="choice fields (enum, oneOf const) as their labels in the form version "
                                             "each response used (x-labels, oneOf titles, else the value humanised); "
                                             "default: values")
+    include_sensitive: bool = Field(False, description="include the answers of x-sensitive fields (default: left "
+                                                       "out: an empty CSV cell, no NDJSON key); each such export "
+                                                       "is recorded in the audit log (export_sensitive)")
 
 
 class CsvExportQuery(ExportQuery):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from quart import Response
 
-from survey_bot.reports.export import ResponseFilter, csv_chunks, ndjson_chunks, plan_export
+from survey_bot.reports.export import (
+    ResponseFilter,
+    audit_sensitive_export,
+    csv_chunks,
+    ndjson_chunks,
+    plan_export,
+)
 from survey_bot.utc import now as utc_now
 from survey_bot.web.state import AppState
 
@@ -33,13 +40,18 @@ def filename(form_id: str, extension: str) -> str:
 
 
 async def export_download(app_state: AppState, selection: ResponseFilter, kind: str,
-                          options: CsvOptions | None = None, *, labels: bool = False) -> Response:
-    """Stream the selected responses as CSV or NDJSON (`labels`: choices as their labels); raises
-    UnknownFormError for a form that is nowhere."""
+                          options: CsvOptions | None = None, *, labels: bool = False,
+                          sensitive_for: str | None = None) -> Response:
+    """Stream the selected responses as CSV or NDJSON (`labels`: choices as their labels; `sensitive_for`: the
+    actor an export including sensitive answers is audited as, None leaves them out); raises UnknownFormError
+    for a form that is nowhere."""
     options = options or CsvOptions()
     current = app_state.catalog.forms.get(selection.form_id)
     async with app_state.engine.connect() as connection:
         plan = await plan_export(connection, selection, lambda: current.document if current else None)
+    if sensitive_for is not None:
+        plan = dataclasses.replace(plan, include_sensitive=True)
+        await audit_sensitive_export(app_state.engine, selection, sensitive_for, kind)
     chunks: AsyncIterator[str] = (
         csv_chunks(app_state.engine, plan, selection, with_sources=options.with_sources, excel=options.excel,
                    raw=options.raw, labels=labels) if kind == "csv"
