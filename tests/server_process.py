@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 
 from survey_bot.sandbox.stack import running_stack
 from survey_bot.simulator import FakeTelnyx, Scenario, examples
+from survey_bot.storage import sealing
 from survey_bot.storage.engine import make_engine, make_sessionmaker
 from survey_bot.storage.models import Command, Response, WebhookEvent
 
@@ -205,13 +206,15 @@ VARIANTS: tuple[Variant, ...] = tuple((name, d) for d in ("incoming", "outgoing"
 
 
 def snapshot(response: Response) -> dict[str, Any]:
-    """What a user sees of a response, without ids and clock times (which differ from run to run)."""
+    """What a user sees of a response, without ids and clock times (which differ from run to run); sensitive
+    answers opened (each encryption of them differs)."""
     return {
         "direction": response.direction, "form_id": response.form_id, "status": response.status,
-        "answers": response.answers, "sources": response.sources, "ai_status": response.ai_status,
+        "answers": sealing.open_answers(response.answers), "sources": response.sources, "ai_status": response.ai_status,
         "message_history": response.message_history, "hangup_cause": response.hangup_cause,
         "hangup_source": response.hangup_source, "failures": response.failures,
-        "keypad": [(a["field"], a["n"], a["status"], a["digits"]) for a in response.keypad_attempts],
+        "keypad": [(a["field"], a["n"], a["status"], a["digits"])
+                   for a in sealing.open_attempts(response.keypad_attempts)],
     }
 
 

@@ -27,6 +27,7 @@ from survey_bot.simulator.examples import (
     caller_hangs_up_midway,
     one_answer_breaks_schema,
 )
+from survey_bot.storage import sealing
 from survey_bot.storage.models import Command, WebhookEvent
 from survey_bot.web.state import state
 
@@ -87,7 +88,7 @@ async def test_ai_invalid_then_keypad_completes(stack: Stack) -> None:
 async def test_only_the_field_that_breaks_the_schema_is_reasked(stack: Stack) -> None:
     call_id, response = await play(stack, one_answer_breaks_schema())
     assert response.status == "completed"
-    assert response.answers["date_of_birth"] == "1984-02-20"
+    assert sealing.open_answers(response.answers)["date_of_birth"] == "1984-02-20"  # stored encrypted
     assert response.sources["date_of_birth"] == "dtmf"
     assert response.answers["preferred_slot.date"] == "2026-12-03"
     assert {k: v for k, v in response.sources.items() if k != "date_of_birth"} == dict.fromkeys(
@@ -115,7 +116,8 @@ async def test_every_event_delivered_twice_and_shuffled_changes_nothing(stack: S
     noisy.delivery = Delivery(duplicate_every=True, reorder_window=3, seed=7)
     call_id, response = await play(stack, noisy)
     assert response.status == reference.status == "completed"
-    assert response.answers == reference.answers and response.sources == reference.sources
+    assert sealing.open_answers(response.answers) == sealing.open_answers(reference.answers)
+    assert response.sources == reference.sources
     assert actions(stack, call_id) == actions(stack, reference_call)
     assert_each_command_once(stack)
     async with state(stack.app).sessions() as session:
