@@ -6,6 +6,7 @@ the Telnyx SDK; modules stay small."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,11 @@ def test_the_pure_core_imports_no_framework_sql_or_sdk() -> None:
 def test_modules_stay_small() -> None:
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, long
+
+
+def test_every_package_is_installed_by_a_regular_install() -> None:
+    """pyproject's explicit package list names every package (an editable install finds them anyway; a wheel
+    would silently leave one out)."""
+    listed = set(re.findall(r'"(survey_bot(?:\.[a-z_]+)*)"', (PACKAGE.parent / "pyproject.toml").read_text()))
+    packages = {".".join(p.relative_to(PACKAGE.parent).parent.parts) for p in PACKAGE.rglob("__init__.py")}
+    assert packages <= listed, sorted(packages - listed)
