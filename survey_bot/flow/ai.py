@@ -20,7 +20,7 @@ from survey_bot.forms.answers import flatten, normalized, validate_answers, vali
 from survey_bot.forms.model import DECLINED_KEY, Form
 from survey_bot.vocabulary import AI, AI_PARTIAL, DECLINED, DTMF, FINAL_SOURCES
 
-__all__ = ["on_ai_ended", "on_partial_results", "reask_fields"]
+__all__ = ["on_ai_ended", "on_partial_results", "reask", "reask_fields"]
 
 
 def _attempt(event: Event) -> str:
@@ -65,10 +65,15 @@ def on_ai_ended(event: Event, state: CallState, form: Form, now: datetime) -> li
     limit = form.reask.get("max", 1)
     if fields and state.reasks < (limit if isinstance(limit, int) else 1):
         state.reasks += 1
-        required = sorted(form.relevance(state.answers, state.sources).required & set(fields))
-        return [Command("ask_ai", f"ai:reask:{state.reasks}", context(state, s="reask", n=state.reasks),
-                        {"fields": fields, "required": required, "history": list(state.message_history)})]
+        return [reask(state, form, fields)]
     return ask_next(state, form, now)
+
+
+def reask(state: CallState, form: Form, fields: list[str]) -> Command:
+    """The targeted AI gather number `state.reasks`: only `fields`, seeded with the transcript so far."""
+    required = sorted(form.relevance(state.answers, state.sources).required & set(fields))
+    return Command("ask_ai", f"ai:reask:{state.reasks}", context(state, s="reask", n=state.reasks),
+                   {"fields": fields, "required": required, "history": list(state.message_history)})
 
 
 def _keep_result(event: Event, state: CallState, form: Form, result: Mapping[str, Any], now: datetime) -> set[str]:

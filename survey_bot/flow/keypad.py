@@ -42,9 +42,9 @@ def ask_next(state: CallState, form: Form, now: datetime) -> list[Command]:
     if state.keypad_queue:
         name = state.keypad_queue[0]
         if state.keypad_attempts:
-            return [_prompt(state, form, name, 1)]
+            return [prompt(state, form, name, 1)]
         opening = _opening(state, form, name)
-        return [*opening, _prompt(state, form, name, 1, intro=not opening)]
+        return [*opening, prompt(state, form, name, 1, intro=not opening)]
     state.finished_at = state.finished_at or now
     if state.keypad_attempts and (form.audio.get("closing") or form.dtmf.get("closing")):
         return [closing(state, form)]
@@ -117,8 +117,7 @@ def _entered(state: CallState, form: Form, name: str, digits: str, record: dict[
         return _again(state, form, name, asked, exc.reason, now)
     if field.confirm:
         state.readback = {"field": name, "value": value, "n": asked, "at": record["at"]}
-        return [Command("confirm", f"confirm:{name}:{asked}", context(state, s="confirm", f=name, n=asked),
-                        {"field": name, "value": value})]
+        return [read_back(state, name, value, asked)]
     keep(state, name, value, DTMF, record["at"], f"keypad {asked}")
     return give_up(state, form, name, now)
 
@@ -143,8 +142,8 @@ def _again(state: CallState, form: Form, name: str, tries: int, reason: str | No
         if reason and form.field(name).audio is not None:  # a recording cannot say why: speak it first
             why = Command("speak", f"keypad:{name}:{tries + 1}:why", context(state, s="why", f=name, n=tries + 1),
                           {"text": refusal(reason)})
-            return [why, _prompt(state, form, name, tries + 1)]
-        return [_prompt(state, form, name, tries + 1, retry=reason)]
+            return [why, prompt(state, form, name, tries + 1)]
+        return [prompt(state, form, name, tries + 1, retry=reason)]
     return give_up(state, form, name, now)
 
 
@@ -158,8 +157,15 @@ def _keys(terminator: str, digits: str) -> str:
     return digits[: -len(end)] if digits.endswith(end) else digits
 
 
-def _prompt(state: CallState, form: Form, name: str, attempt: int, *, intro: bool = False,
-            retry: str | None = None) -> Command:
+def read_back(state: CallState, name: str, value: Any, attempt: int) -> Command:
+    """Read the digits entered at the field's `attempt` back, for a 1 (right) or a 2 (enter it again)."""
+    return Command("confirm", f"confirm:{name}:{attempt}", context(state, s="confirm", f=name, n=attempt),
+                   {"field": name, "value": value})
+
+
+def prompt(state: CallState, form: Form, name: str, attempt: int, *, intro: bool = False,
+           retry: str | None = None) -> Command:
+    """Ask the field on the keypad (its `attempt`-th time); the field becomes the one awaited."""
     state.current_field = name
     declinable = name not in form.relevance(state.answers, state.sources).required
     return Command("ask_keypad", f"keypad:{name}:{attempt}", context(state, s="keypad", f=name, n=attempt),

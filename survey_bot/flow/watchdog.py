@@ -10,11 +10,12 @@ caller left it (status from its answers, hang-up cause `lost`). Alive: the await
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
-from survey_bot.flow.ai import reask_fields
+from survey_bot.flow.ai import reask, reask_fields
 from survey_bot.flow.events import Event
-from survey_bot.flow.keypad import ask_next, closing, tries
+from survey_bot.flow.keypad import ask_next, closing, prompt, read_back, tries
 from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context
 from survey_bot.forms.model import Form
@@ -90,27 +91,19 @@ def _action(state: CallState, step: str | None, alive: bool) -> str:
 
 
 def _again(state: CallState, form: Form, step: str | None, now: datetime) -> list[Command]:
-    """The awaited step once more, with a step name (so a command id) of its own; its webhooks are matched
-    as the first one's would have been (same client_state)."""
-    suffix = f"~w{len(state.watchdog)}"
+    """The awaited step once more, built as the flow first built it but with a step name (so a command id) of
+    its own; its webhooks are matched as the first one's would have been (same client_state)."""
     if step == "answer":
-        return [Command("answer", f"answer{suffix}", context(state))]
-    if step == "ai":
-        if state.reasks:
-            n, fields = state.reasks, reask_fields(state, form, set())
-            required = sorted(form.relevance(state.answers, state.sources).required & set(fields))
-            return [Command("ask_ai", f"ai:reask:{n}{suffix}", context(state, s="reask", n=n),
-                            {"fields": fields, "required": required, "history": list(state.message_history)})]
-        return [Command("ask_ai", f"ai{suffix}", context(state, s="ai"))]
-    if step == "confirm" and state.readback is not None:
+        again = Command("answer", "answer", context(state))
+    elif step == "ai":
+        again = reask(state, form, reask_fields(state, form, set())) if state.reasks \
+            else Command("ask_ai", "ai", context(state, s="ai"))
+    elif step == "confirm" and state.readback is not None:
         pending = state.readback
-        name, n = str(pending["field"]), int(pending["n"])
-        return [Command("confirm", f"confirm:{name}:{n}{suffix}", context(state, s="confirm", f=name, n=n),
-                        {"field": name, "value": pending["value"]})]
-    if step == "keypad" and state.current_field is not None:
+        again = read_back(state, str(pending["field"]), pending["value"], int(pending["n"]))
+    elif step == "keypad" and state.current_field is not None:
         name = state.current_field
-        n = tries(state, name) + 1
-        declinable = name not in form.relevance(state.answers, state.sources).required
-        return [Command("ask_keypad", f"keypad:{name}:{n}{suffix}", context(state, s="keypad", f=name, n=n),
-                        {"field": name, "intro": False, "retry": None, "declinable": declinable})]
-    return ask_next(state, form, now)
+        again = prompt(state, form, name, tries(state, name) + 1)
+    else:
+        return ask_next(state, form, now)
+    return [dataclasses.replace(again, step=f"{again.step}~w{len(state.watchdog)}")]

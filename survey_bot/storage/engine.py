@@ -10,6 +10,7 @@ import socket
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -19,7 +20,8 @@ from survey_bot import json_codec
 from survey_bot.errors import ConfigError
 from survey_bot.storage.sqlite_driver import FewHopsConnection
 
-__all__ = ["check_database_url", "database_problem", "is_sqlite", "make_engine", "make_sessionmaker", "shown_url"]
+__all__ = ["check_database_url", "database_problem", "is_sqlite", "make_engine", "make_sessionmaker", "shown_url",
+           "upsert_insert"]
 
 
 ASYNC_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
@@ -125,3 +127,9 @@ def _configure_sqlite(engine: Engine) -> None:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT construct (it has ON CONFLICT on both databases), for the session's engine."""
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    return postgresql.insert if postgres else sqlite.insert

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.forms.load import parse_form
 from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.storage.engine import upsert_insert
 from survey_bot.storage.models import FormVersion
 
 __all__ = ["form_of_version", "form_version_id", "newest_form"]
@@ -27,9 +27,7 @@ async def form_version_id(session: AsyncSession, form: Form, now: datetime) -> i
     key = (str(getattr(session.bind, "url", "")), form.form_id, form.version)
     if key in _version_ids:
         return _version_ids[key]
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
-    statement = insert(FormVersion).values(
+    statement = upsert_insert(session)(FormVersion).values(
         form_id=form.form_id, version=form.version, document=dict(form.document), created_at=now
     ).on_conflict_do_nothing(index_elements=["form_id", "version"])
     await session.execute(statement)
