@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "survey_bot"
 LAYERS = [
     {"errors", "config", "vocabulary", "utc", "json_codec", "logs", "periodic", "observe"},
     {"forms"},
-    {"flow"},
+    {"flow", "campaigns"},
     {"telephony"},
     {"storage"},
     {"runtime"},
@@ -27,7 +27,7 @@ LAYERS = [
     {"sandbox"},
     {"cli"},
 ]
-PURE_CORE = {"errors", "config", "vocabulary", "utc", "forms", "flow"}
+PURE_CORE = {"errors", "config", "vocabulary", "utc", "forms", "flow", "campaigns"}
 FRAMEWORKS = ("quart", "sqlalchemy", "telnyx", "aiohttp", "uvicorn", "hypercorn", "asyncpg", "aiosqlite", "httpx")
 MAX_LINES = 320
 
