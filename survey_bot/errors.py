@@ -60,10 +60,12 @@ class FormError(SurveyBotError):
 class DigitsError(SurveyBotError):
     """Keypad digits that cannot be turned into a valid value for their field."""
 
-    def __init__(self, field: str, digits: str, reason: str) -> None:
+    def __init__(self, field: str, digits: str, reason: str,
+                 said: tuple[str, dict[str, object]] = ("reason.does_not_fit", {})) -> None:
         self.field = field
         self.digits = digits
-        self.reason = reason
+        self.reason = reason  # kept with the attempt, for people reading the response
+        self.said = said  # the phrase message id and values saying it to the caller, in the call's locale
         super().__init__(f"{field}: digits {digits!r}: {reason}")
 
 

@@ -165,17 +165,22 @@ def test_a_list_where_a_string_belongs_is_an_error_not_a_traceback(tmp_path: Pat
     result = run("forms", "check", str(path), cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
-    assert f"{path}: /x-voice/language: ['en', 'es'] is not of type 'string'" in result.stdout
+    assert f"{path}: /x-voice/language: x-voice.language takes one language; for a form in several, list their " \
+           "locales in x-locales" in result.stdout
 
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-20, 20) | st.floats(allow_nan=False) |
     st.sampled_from(["", "x-dtmf", "string", "object", "integer", "#", "*", "date", "nps", "^[0-9]{4}$", "en-US",
-                     "https://example.com/a.wav", "http://127.0.0.1/a.wav", "satisfied"]),
+                     "https://example.com/a.wav", "http://127.0.0.1/a.wav", "satisfied", "es-US", "keypad.invalid",
+                     "{reason}", "+15550100001"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(
         st.sampled_from(["type", "properties", "required", "enum", "if", "then", "else", "allOf", "oneOf", "not",
                          "dependentRequired", "dependentSchemas", "x-dtmf", "x-voice", "x-confirm", "x-reask",
                          "x-labels", "x-audio", "x-retention-days", "audio", "prompt", "const", "title",
+                         "x-locales", "x-title", "x-description", "x-phrases", "x-language-menu", "x-numbers",
+                         "x-prompt", "greeting", "voice", "transcription", "model", "es-US", "en-US",
+                         "keypad.refused",
                          "pattern", "format", "minimum", "maximum", "$ref", "nps", "reason", "a"]),
         children, max_size=5),
     max_leaves=25)

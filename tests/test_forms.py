@@ -274,6 +274,7 @@ def test_ai_arguments_for_the_survey(forms: dict[str, Form]) -> None:
         "language": "en",
         "gather_ended_speech": "Thank you, that's very helpful.",
         "user_response_timeout_ms": 10000,
+        "transcription": {"model": "deepgram/flux", "language": "en"},  # a model that understands English
     }
     assert not [k for k in _keys(parameters) if k.startswith(("x-", "$"))]
     assert parameters["type"] == "object" and parameters["required"] == ["nps", "satisfaction"]

@@ -108,8 +108,8 @@ def test_no_keypad_for_other_fields(schema: dict[str, Any]) -> None:
         ("count", True, {"payload": "I'll ask the remaining questions on your keypad. Count. "
                                     "Enter a number from 0 to 10, then press pound.",
                          "valid_digits": "0123456789#", "terminating_digit": "#", "maximum_digits": 2}),
-        ("rating", False, {"payload": "Rating. Enter a number from 0 to 5, using star as the decimal point, "
-                                      "then press pound.", "valid_digits": "0123456789*#"}),
+        ("rating", False, {"payload": "Rating. Enter a number from 0 to 5, then press pound. Use the star key as "
+                                      "the decimal point.", "valid_digits": "0123456789*#"}),
         ("visit", False, {"minimum_digits": 8, "maximum_digits": 8, "valid_digits": "0123456789"}),
         ("at", False, {"minimum_digits": 4, "maximum_digits": 4, "valid_digits": "0123456789"}),
         ("pin", False, {"payload": "Pin. Enter 4 to 6 digits, then press pound.", "minimum_digits": 4,

@@ -20,7 +20,7 @@ from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context, event_time, hangup, keep
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Form
-from survey_bot.forms.phrases import CANNOT_DECLINE, refusal
+from survey_bot.forms.phrases import CANNOT_DECLINE, reason, refusal
 from survey_bot.vocabulary import DECLINED, DTMF, FINAL_SOURCES
 
 __all__ = ["ask_next", "closing", "give_up", "on_gather_ended", "queue", "tries"]
@@ -109,12 +109,12 @@ def _entered(state: CallState, form: Form, name: str, digits: str, record: dict[
             keep(state, name, None, DECLINED, record["at"], f"keypad {asked}")
             return give_up(state, form, name, now)
         record["error"] = CANNOT_DECLINE
-        return _again(state, form, name, asked, CANNOT_DECLINE, now)
+        return _again(state, form, name, asked, form.phrases.text("reason.cannot_decline"), now)
     try:
         value = parse_digits(field, digits)
     except DigitsError as exc:
-        record["error"] = exc.reason
-        return _again(state, form, name, asked, exc.reason, now)
+        record["error"] = exc.reason  # kept as written for people; the caller hears it in the call's locale
+        return _again(state, form, name, asked, reason(exc.said, form.phrases), now)
     if field.confirm:
         state.readback = {"field": name, "value": value, "n": asked, "at": record["at"]}
         return [read_back(state, name, value, asked)]
@@ -134,16 +134,16 @@ def _confirmed(state: CallState, form: Form, name: str, status: str, digits: str
     return give_up(state, form, name, now)
 
 
-def _again(state: CallState, form: Form, name: str, tries: int, reason: str | None,
+def _again(state: CallState, form: Form, name: str, tries: int, why_not: str | None,
            now: datetime) -> list[Command]:
     """Ask the field once more while tries remain (a read-back's 2 and refused digits count); else move on."""
     state.readback = None
     if tries < int(form.dtmf.get("maximum_tries", 3)):
-        if reason and form.field(name).audio is not None:  # a recording cannot say why: speak it first
+        if why_not and form.field(name).audio is not None:  # a recording cannot say why: speak it first
             why = Command("speak", f"keypad:{name}:{tries + 1}:why", context(state, s="why", f=name, n=tries + 1),
-                          {"text": refusal(reason)})
+                          {"text": refusal(why_not, form.phrases)})
             return [why, prompt(state, form, name, tries + 1)]
-        return [prompt(state, form, name, tries + 1, retry=reason)]
+        return [prompt(state, form, name, tries + 1, retry=why_not)]
     return give_up(state, form, name, now)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from survey_bot.forms.keypad import leaf_keypad
-from survey_bot.forms.labels import form_locale, is_locale
+from survey_bot.forms.labels import is_locale
+from survey_bot.forms.localised import locales_of
 from survey_bot.forms.schema_walk import Leaf, escape
 
 __all__ = ["Recording", "audio_problems", "field_recording", "form_recordings", "url_problem"]
@@ -76,7 +77,7 @@ def audio_problems(document: Mapping[str, Any], fields: list[Leaf]) -> list[tupl
     for moment, url in form_recordings(document).items():
         problem = url_problem(url)
         found += [(f"/x-dtmf/audio/{moment}", problem)] if problem else []
-    locale = form_locale(document)
+    locales = locales_of(document)
     for leaf in fields:
         audio = leaf.schema.get("x-audio")
         if not isinstance(audio, Mapping):
@@ -84,11 +85,11 @@ def audio_problems(document: Mapping[str, Any], fields: list[Leaf]) -> list[tupl
         at = leaf.at("x-audio")
         if leaf_keypad(leaf)[0] is None:
             found.append((at, "x-audio records a keypad question, and this field has no keypad (x-dtmf)"))
-        found += _recording_problems(audio, at, locale)
+        found += _recording_problems(audio, at, locales)
     return found
 
 
-def _recording_problems(audio: Mapping[str, Any], at: str, locale: str) -> list[tuple[str, str]]:
+def _recording_problems(audio: Mapping[str, Any], at: str, locales: tuple[str, ...]) -> list[tuple[str, str]]:
     if not _per_locale(audio):
         return _urls(audio, at)
     found = []
@@ -98,8 +99,9 @@ def _recording_problems(audio: Mapping[str, Any], at: str, locale: str) -> list[
                                                  "keyed by locale) nor prompt or invalid"))
         elif isinstance(entry, Mapping):
             found += _urls(entry, f"{at}/{escape(key)}")
-    if locale not in audio:
-        found.append((at, f"no recording for {locale}, the form's keypad locale (x-dtmf.language)"))
+    found += [(at, f"no recording for {locale}, " + ("a locale of x-locales" if len(locales) > 1 else
+                                                      "the form's keypad locale (x-dtmf.language)"))
+              for locale in locales if locale not in audio]
     return found
 
 

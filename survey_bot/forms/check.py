@@ -20,10 +20,13 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from survey_bot.errors import FormProblem
 from survey_bot.forms.audio import audio_problems
+from survey_bot.forms.catalogue import Phrases
+from survey_bot.forms.check_locales import locale_problems, locale_warnings
 from survey_bot.forms.check_logic import logic_problems
 from survey_bot.forms.check_warnings import warnings_of
 from survey_bot.forms.keypad import leaf_keypad
-from survey_bot.forms.labels import form_locale, label_problems
+from survey_bot.forms.labels import label_problems
+from survey_bot.forms.localised import locales_of, pick
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.phrases import prompt_of, speak_payload
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
@@ -34,13 +37,18 @@ __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", 
 # A provider's own checks of a form document: (JSON pointer, message) for each problem found.
 ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
-ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days"})
+ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days", "x-locales", "x-title",
+                       "x-description", "x-language-menu", "x-phrases"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive", "x-title",
+                        "x-description"})
 
 
 MAX_SPEECH = 3000
+# Keys whose value is a string or an object of strings keyed by locale (type errors worded for both).
+_LOCALISED = frozenset({"x-prompt", "x-title", "x-description", "greeting", "gather_ended_speech", "intro", "closing",
+                        "voice"})
 # A conditional branch or condition: its `required` may name the enclosing object's fields (forms.check_logic).
 _BRANCH = re.compile(r"/(if|then|else)$|/dependentSchemas/[^/]+$")
 
@@ -94,7 +102,7 @@ def check_document(document: Any, source: str, provider_check: ProviderCheck | N
         return [FormProblem(source, "", "a form must be a JSON object (an object schema)")]
     messages = _vocabulary_problems(document) + _structure_problems(document) + _call_problems(document)
     broken = bool(messages)
-    for check in (provider_check, _field_problems, _label_problems):
+    for check in (provider_check, _field_problems, _label_problems, locale_problems):
         try:
             messages += check(document) if check is not None else []
         except RefError as exc:
@@ -105,7 +113,7 @@ def check_document(document: Any, source: str, provider_check: ProviderCheck | N
     warnings: list[tuple[str, str]] = []
     if not broken:  # the fields can be read: warn about them too, even next to errors
         try:
-            warnings = warnings_of(document, leaves(document))
+            warnings = warnings_of(document, leaves(document)) + locale_warnings(document)
         except (RefError, TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError):
             warnings = []  # the errors above say why
     return [FormProblem(source, pointer, message) for pointer, message in dict.fromkeys(messages)] + \
@@ -130,12 +138,22 @@ def _vocabulary_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _message(error: ValidationError) -> str:
     path = list(error.absolute_path)
+    if path[:1] == ["x-numbers"] and len(path) == 2 and isinstance(path[1], str):
+        return f"{json.dumps(error.instance)} is not a locale like es-US (x-numbers maps numbers to locales)"
     if path[:1] == ["x-numbers"] and len(path) == 2:
         return f"{error.instance!r} is not an E.164 phone number like +15550100001"
     if error.validator == "not" and error.validator_value == {} and path:
         return f"{path[-1]} does not go with choices: a menu takes one digit"
     if "x-labels" in path[:-1] and error.validator in ("type", "pattern", "maxLength"):
         return f"the label of {path[-1]!r} must be a non-empty string (at most 500 characters)"
+    if path[-1:] == ["language"] and path[:1] in (["x-voice"], ["x-dtmf"]) and isinstance(error.instance, list):
+        return (f"{path[0]}.language takes one language; for a form in several, list their locales in x-locales "
+                '(["en-US", "es-US"]) and leave language out')
+    localised = set(path[-2:]) & _LOCALISED
+    if error.validator == "type" and localised and path[-1] in _LOCALISED:
+        return f"{path[-1]} takes a string or an object of strings keyed by locale ({{\"es-US\": \"...\"}})"
+    if error.validator in ("type", "minLength") and localised:
+        return f"the {path[-1]} text of {path[-2]} must be a non-empty string"
     if path[-1:] == ["x-sensitive"]:
         return f'x-sensitive takes true, false or "keypad", not {json.dumps(error.instance)}'
     return str(error.message)
@@ -176,12 +194,14 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         return []
     found = []
     dtmf = document.get("x-dtmf")
-    intro = dtmf.get("intro", DTMF_DEFAULTS["intro"]) if isinstance(dtmf, dict) else DTMF_DEFAULTS["intro"]
+    locales = locales_of(document)
+    say = Phrases(locales[0])
+    intro = pick(dtmf.get("intro"), locales[0], locales[0]) if isinstance(dtmf, dict) else None
+    intro = intro or say.text("keypad.intro")
     fields = leaves(document)
     found += logic_problems(document, fields)
     found += audio_problems(document, fields)
     decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
-    locale = form_locale(document)
     for leaf in fields:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]
@@ -193,8 +213,8 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
         if decline and keypad.terminator == decline:
             found.append((leaf.at("x-dtmf") + "/terminator", f"{decline} ends this entry and declines a question "
                                                              "(x-dtmf.decline_key): pick another terminator"))
-        prompt = prompt_of(leaf.schema, leaf.path)
-        length = len(speak_payload(keypad, leaf.schema, prompt, str(intro), locale))
+        prompt = prompt_of(leaf.schema, leaf.path, locales[0], locales[0])
+        length = len(speak_payload(keypad, leaf.schema, prompt, str(intro), say))
         if length > MAX_SPEECH and len(prompt) <= MAX_SPEECH:  # a longer x-prompt is the vocabulary's to report
             message = f"the keypad question is {length} characters; Telnyx takes {MAX_SPEECH}"
             found.append((leaf.at("x-prompt"), message))

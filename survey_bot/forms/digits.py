@@ -19,7 +19,7 @@ from survey_bot.forms.validation import schema_error
 
 __all__ = ["parse_digits", "parse_keypad"]
 
-Fail = Callable[[str], DigitsError]
+Fail = Callable[..., DigitsError]  # (reason kept, message id said to the caller, its values)
 
 
 def parse_digits(field: Field, digits: str) -> Any:
@@ -34,14 +34,15 @@ def parse_keypad(keypad: Keypad, schema: Mapping[str, Any], name: str, digits: s
     terminator = keypad.terminator or "#"  # Telnyx ends on # unless told otherwise
     keys = digits[: -len(terminator)] if digits.endswith(terminator) else digits
 
-    def fail(reason: str) -> DigitsError:
-        return DigitsError(name, digits, reason)
+    def fail(reason: str, message_id: str = "reason.does_not_fit", **values: Any) -> DigitsError:
+        return DigitsError(name, digits, reason, (message_id, values))
 
     if not keys:
-        raise fail("no digits entered")
+        raise fail("no digits entered", "reason.no_digits")
     if keypad.choices:
         if keys not in keypad.choices:
-            raise fail(f"{keys} is not one of the menu choices {_choice_list(keypad.choices)}")
+            raise fail(f"{keys} is not one of the menu choices {_choice_list(keypad.choices)}",
+                       "reason.not_a_choice", keys=" ".join(keys))
         value = keypad.choices[keys]
     else:
         value = _typed(keypad, schema, keys, fail)
@@ -63,13 +64,17 @@ def _typed(keypad: Keypad, schema: Mapping[str, Any], keys: str, fail: Fail) -> 
     decimal = numeric and types_of(schema) == {"number"}
     allowed = "0123456789*" if decimal else "0123456789"
     if any(k not in allowed for k in keys) or keys.count("*") > 1:
-        raise fail("only the digits 0-9" + (" and one * as the decimal point" if decimal else "") + " count")
+        raise fail("only the digits 0-9" + (" and one * as the decimal point" if decimal else "") + " count",
+                   "reason.only_digits_decimal" if decimal else "reason.only_digits")
     if keypad.kind == "date":
         return _date(keys, fail)
     if keypad.kind == "time":
         return _time(keys, fail)
     if not keypad.min_digits <= len(keys) <= keypad.max_digits:
-        raise fail(f"expected {span(keypad.min_digits, keypad.max_digits)} digits")
+        low, high = keypad.min_digits, keypad.max_digits
+        if low == high:
+            raise fail(f"expected {span(low, high)} digits", "reason.digit_count", count=low)
+        raise fail(f"expected {span(low, high)} digits", "reason.digit_count_range", low=low, high=high)
     if not numeric:
         return keys
     number: int | float = float(keys.replace("*", ".")) if "*" in keys else int(keys)
@@ -78,36 +83,36 @@ def _typed(keypad: Keypad, schema: Mapping[str, Any], keys: str, fail: Fail) -> 
 
 
 def _check_range(schema: Mapping[str, Any], number: float, fail: Fail) -> None:
-    rules: tuple[tuple[str, Callable[[float, float], bool], str], ...] = (
-        ("minimum", operator.lt, "less than the minimum"),
-        ("exclusiveMinimum", operator.le, "not more than the exclusive minimum"),
-        ("maximum", operator.gt, "more than the maximum"),
-        ("exclusiveMaximum", operator.ge, "not less than the exclusive maximum"),
+    rules: tuple[tuple[str, Callable[[float, float], bool], str, str], ...] = (
+        ("minimum", operator.lt, "less than the minimum", "reason.below_minimum"),
+        ("exclusiveMinimum", operator.le, "not more than the exclusive minimum", "reason.not_above"),
+        ("maximum", operator.gt, "more than the maximum", "reason.above_maximum"),
+        ("exclusiveMaximum", operator.ge, "not less than the exclusive maximum", "reason.not_below"),
     )
-    for keyword, broken, words in rules:
+    for keyword, broken, words, message_id in rules:
         limit = bound(schema, keyword, keyword)
         if limit is not None and broken(number, limit):
-            raise fail(f"{fmt_number(number)} is {words} {fmt_number(limit)}")
+            raise fail(f"{fmt_number(number)} is {words} {fmt_number(limit)}", message_id, number=number, limit=limit)
 
 
 def _date(keys: str, fail: Fail) -> str:
     if len(keys) != 8:
-        raise fail("expected 8 digits YYYYMMDD")
+        raise fail("expected 8 digits YYYYMMDD", "reason.not_a_date", keys=" ".join(keys))
     year, month, day = int(keys[:4]), int(keys[4:6]), int(keys[6:])
     if year < 1:
-        raise fail(f"{keys[:4]} is not a year")
+        raise fail(f"{keys[:4]} is not a year", "reason.not_a_date", keys=" ".join(keys))
     if not 1 <= month <= 12:
-        raise fail(f"{keys[4:6]} is not a month (01-12)")
+        raise fail(f"{keys[4:6]} is not a month (01-12)", "reason.not_a_date", keys=" ".join(keys))
     if not 1 <= day <= calendar.monthrange(year, month)[1]:
-        raise fail(f"{keys[6:]} is not a day of {keys[:4]}-{keys[4:6]}")
+        raise fail(f"{keys[6:]} is not a day of {keys[:4]}-{keys[4:6]}", "reason.not_a_date", keys=" ".join(keys))
     return f"{keys[:4]}-{keys[4:6]}-{keys[6:]}"
 
 
 def _time(keys: str, fail: Fail) -> str:
     if len(keys) != 4:
-        raise fail("expected 4 digits HHMM")
+        raise fail("expected 4 digits HHMM", "reason.not_a_time", keys=" ".join(keys))
     if int(keys[:2]) > 23:
-        raise fail(f"{keys[:2]} is not an hour (00-23)")
+        raise fail(f"{keys[:2]} is not an hour (00-23)", "reason.not_a_time", keys=" ".join(keys))
     if int(keys[2:]) > 59:
-        raise fail(f"{keys[2:]} is not a minute (00-59)")
+        raise fail(f"{keys[2:]} is not a minute (00-59)", "reason.not_a_time", keys=" ".join(keys))
     return f"{keys[:2]}:{keys[2:]}:00"

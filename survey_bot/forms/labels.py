@@ -93,10 +93,10 @@ def form_locale(document: Mapping[str, Any]) -> str:
     return language if isinstance(language, str) else DEFAULT_LOCALE
 
 
-def field_labels(document: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def field_labels(document: Mapping[str, Any], locale: str | None = None) -> dict[str, dict[str, str]]:
     """Every choice field of a (checked) form by dotted name, arrays of choices included: its labels by
-    `label_key` (empty: its values are said humanised)."""
-    locale = form_locale(document)
+    `label_key` in `locale` (default: the keypad's; empty: its values are said humanised)."""
+    locale = locale or form_locale(document)
     found = {}
     for leaf in leaves(document):
         schema = choice_schema(leaf.schema)

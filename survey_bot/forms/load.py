@@ -14,13 +14,21 @@ from typing import Any
 
 from survey_bot.errors import ConfigError, FormError, FormProblem
 from survey_bot.forms.audio import field_recording, form_recordings
+from survey_bot.forms.catalogue import Phrases
 from survey_bot.forms.check import ProviderCheck, check_document, errors_only, form_id_problem, read_json
-from survey_bot.forms.conditions import build_logic
+from survey_bot.forms.conditions import Logic, build_logic
 from survey_bot.forms.keypad import Keypad, leaf_keypad, types_of
-from survey_bot.forms.labels import form_locale
+from survey_bot.forms.localised import (
+    locales_of,
+    number_locales,
+    pick,
+    transcription_for,
+    translated,
+    voice_settings,
+)
 from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
-from survey_bot.forms.schema_walk import Leaf, leaves
+from survey_bot.forms.schema_walk import Leaf, escape, leaves
 from survey_bot.forms.sensitive import sensitivity
 
 __all__ = ["check_paths", "load_form", "load_forms", "parse_form"]
@@ -50,11 +58,13 @@ def _read_all(paths: list[Path], provider_check: ProviderCheck | None) -> tuple[
 def _claim_numbers(document: Any, path: Path, owners: dict[str, str]) -> list[FormProblem]:
     numbers = document.get("x-numbers") if isinstance(document, dict) else None
     problems = []
-    for i, number in enumerate(numbers if isinstance(numbers, list) else []):
+    listed = list(enumerate(numbers)) if isinstance(numbers, list) else \
+        [(escape(str(n)), n) for n in numbers] if isinstance(numbers, dict) else []
+    for at, number in listed:
         owner = owners.setdefault(str(number), path.stem)
         if owner != path.stem:
             message = f"{number} already belongs to form {owner!r}"
-            problems.append(FormProblem(str(path), f"/x-numbers/{i}", message))
+            problems.append(FormProblem(str(path), f"/x-numbers/{at}", message))
     return problems
 
 
@@ -67,28 +77,56 @@ def parse_form(document: Mapping[str, Any], form_id: str, source: str = "<memory
         raise FormError(([id_problem] if id_problem else []) + problems)
     document = json.loads(json.dumps(document))  # a plain copy the caller cannot change under us
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    title = str(document.get("title") or humanize((form_id,)))
     found = leaves(document)
+    logic = build_logic(document, [leaf.path for leaf in found])
+    locales = locales_of(document)
+    views: dict[str, Form] = {}
+    for locale in locales:  # one view per locale, sharing the document, the logic and the views
+        views[locale] = _view(document, form_id, source, hashlib.sha256(canonical.encode()).hexdigest(), found,
+                              logic, locales, locale, views)
+    return views[locales[0]]
+
+
+def _view(document: Mapping[str, Any], form_id: str, source: str, version: str, found: list[Leaf], logic: Logic,
+          locales: tuple[str, ...], locale: str, views: dict[str, Form]) -> Form:
+    """The form as one locale speaks it: its strings, phrases, voice and language."""
+    default = locales[0]
+    overrides = document.get("x-phrases", {}).get(locale, {})
+    phrases = Phrases(locale, {k: v for k, v in overrides.items() if isinstance(v, str)})
+    title = pick(document.get("x-title"), locale, default) or str(document.get("title") or humanize((form_id,)))
+    voice = {**VOICE_DEFAULTS, "greeting": greeting(title, phrases), **voice_settings(document, "x-voice", locale,
+                                                                                        default)}
+    voice["transcription"] = transcription_for(document, locale, default, str(voice["language"]))
+    dtmf = {**DTMF_DEFAULTS, "intro": phrases.text("keypad.intro"), "closing": phrases.text("keypad.closing"),
+            **voice_settings(document, "x-dtmf", locale, default)}
     return Form(
         form_id=form_id,
         source=source,
         document=document,
-        version=hashlib.sha256(canonical.encode()).hexdigest(),
+        version=version,
         title=title,
-        fields=tuple(_field(leaf, form_locale(document)) for leaf in found),
-        numbers=tuple(document.get("x-numbers", ())),
-        voice={**VOICE_DEFAULTS, "greeting": greeting(title), **document.get("x-voice", {})},
-        dtmf={**DTMF_DEFAULTS, **document.get("x-dtmf", {})},
-        logic=build_logic(document, [leaf.path for leaf in found]),
+        fields=tuple(_field(leaf, locale, default) for leaf in found),
+        numbers=tuple(number_locales(document)),
+        voice=voice,
+        dtmf=dtmf,
+        logic=logic,
         reask={**REASK_DEFAULTS, **document.get("x-reask", {})},
         retention_days=int(document["x-retention-days"]) if "x-retention-days" in document else None,
         audio=form_recordings(document),
+        locales=locales,
+        locale=locale,
+        phrases=phrases,
+        language_menu=document.get("x-language-menu") is True,
+        number_locales=number_locales(document),
+        ai_document=translated(document, locale, default),
+        views=views,
     )
 
 
-def _field(leaf: Leaf, locale: str) -> Field:
-    title = str(leaf.schema.get("title") or humanize(leaf.path[-1:]))
-    prompt = prompt_of(leaf.schema, leaf.path)
+def _field(leaf: Leaf, locale: str, default: str) -> Field:
+    title = pick(leaf.schema.get("x-title"), locale, default) or str(leaf.schema.get("title")
+                                                                      or humanize(leaf.path[-1:]))
+    prompt = prompt_of(leaf.schema, leaf.path, locale, default)
     keypad = leaf_keypad(leaf)[0]
     return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, keypad,
                  _confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None,

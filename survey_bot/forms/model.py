@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from survey_bot.forms.audio import Recording
+from survey_bot.forms.catalogue import Phrases
 from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
@@ -25,9 +26,9 @@ REASK_DEFAULTS: Mapping[str, Any] = {"max": 1, "fields": "no-keypad"}
 VOICE_DEFAULTS: Mapping[str, Any] = {"voice": "Telnyx.KokoroTTS.af", "language": "en"}
 
 
+# (the intro and closing words come from the locale's phrases: keypad.intro, keypad.closing)
 DTMF_DEFAULTS: Mapping[str, Any] = {
     "voice": "Telnyx.KokoroTTS.af", "language": DEFAULT_LOCALE, "maximum_tries": 3, "timeout_millis": 10000,
-    "intro": "I'll ask the remaining questions on your keypad.", "closing": "Thank you. Goodbye.",
     "decline_key": "*",
 }
 
@@ -65,6 +66,17 @@ class Form:
     reask: Mapping[str, Any] = field(default_factory=lambda: dict(REASK_DEFAULTS))  # x-reask
     retention_days: int | None = None  # x-retention-days: wins over SURVEY_BOT_RETENTION_DAYS; None: the setting
     audio: Mapping[str, str] = field(default_factory=dict)  # x-dtmf.audio: recorded intro and closing by moment
+    locales: tuple[str, ...] = (DEFAULT_LOCALE,)  # x-locales (the default first), else the keypad's one locale
+    locale: str = DEFAULT_LOCALE  # the locale this view of the form speaks (for_locale picks another)
+    phrases: Phrases = field(default_factory=Phrases)  # what survey-bot itself says, in `locale`
+    language_menu: bool = False  # x-language-menu: a call with no locale chooses one on the keypad first
+    number_locales: Mapping[str, str] = field(default_factory=dict)  # x-numbers: number -> locale of its calls
+    ai_document: Mapping[str, Any] | None = None  # the document with x-title / x-description for `locale`
+    views: Mapping[str, Form] = field(default_factory=dict, compare=False, repr=False)  # every locale's view
+
+    def for_locale(self, locale: str | None) -> Form:
+        """The form as `locale` speaks it (an unknown or empty locale: the default locale's view)."""
+        return self.views.get(locale or "") or self.views.get(self.locales[0]) or self
 
     @property
     def names(self) -> frozenset[str]:
@@ -79,7 +91,7 @@ class Form:
         """The spoken keypad intro, with how to decline when the form has questions that may be declined."""
         opening, key = str(self.dtmf["intro"]), str(self.dtmf.get("decline_key") or "")
         if key and any(f.keypad is not None and f.name in self.logic.never_required for f in self.fields):
-            return f"{opening} {decline_hint(key)}"
+            return f"{opening} {decline_hint(key, self.phrases)}"
         return opening
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 
 from survey_bot.forms.condition_words import when_to_ask
 from survey_bot.forms.labels import choice_values, label_key, labels_of, spoken
+from survey_bot.forms.localised import translated
 from survey_bot.forms.model import DECLINED_KEY, Field, Form
 from survey_bot.forms.schema_walk import inline, map_subschemas
 from survey_bot.forms.sensitive import KEYPAD_ONLY
@@ -49,8 +50,8 @@ def with_label_words(schema: Any, locale: str, _pointer: str = "") -> Any:
 
 def voice_parameters(form: Form) -> dict[str, Any]:
     """The whole form for the first AI gather."""
-    locale = str(form.dtmf["language"])
-    document = strip_extensions(with_label_words(inline(form.document, copy.deepcopy(dict(form.document))), locale))
+    locale, source = form.locale, form.ai_document or form.document
+    document = strip_extensions(with_label_words(inline(source, copy.deepcopy(dict(source))), locale))
     if form.voice.get("conditionals") == "flatten" and form.logic.conditional:
         words = when_to_ask(form)
         unconditional = [f.name for f in form.fields if f.required and f.name not in form.logic.named]
@@ -66,10 +67,11 @@ def voice_parameters(form: Form) -> dict[str, Any]:
 
 def reask_parameters(form: Form, names: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
     """Only the named fields (those required of this response marked so), for a targeted re-ask."""
-    document = strip_extensions(inline(form.document, copy.deepcopy(dict(form.document))))
+    source = form.ai_document or form.document
+    document = strip_extensions(inline(source, copy.deepcopy(dict(source))))
     wanted, must = set(names), set(required)
     fields = [f for f in form.fields if f.name in wanted and f.sensitive != KEYPAD_ONLY]
-    parameters = _object_of(document, fields, must, {}, str(form.dtmf["language"]))
+    parameters = _object_of(document, fields, must, {}, form.locale)
     return _with_declining(parameters, [f for f in fields if f.name not in must])
 
 
@@ -113,7 +115,8 @@ def _object_of(document: Mapping[str, Any], fields: Iterable[Field], required: s
             if key not in node.get("required", ()) and any(name.startswith(inside) for name in required):
                 node.setdefault("required", []).append(key)
             node = child
-        schema = strip_extensions(with_label_words(copy.deepcopy(dict(field.schema)), locale))
+        schema = strip_extensions(with_label_words(translated(copy.deepcopy(dict(field.schema)), locale, locale),
+                                                   locale))
         if field.name in words:
             said = str(schema.get("description") or field.title)
             schema["description"] = f"{said.rstrip('.')}. {words[field.name]}"

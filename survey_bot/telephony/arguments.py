@@ -11,20 +11,15 @@ from typing import Any
 from survey_bot.flow.state import Command
 from survey_bot.forms.keypad import valid_digits
 from survey_bot.forms.model import Field, Form
-from survey_bot.forms.phrases import (
-    INVALID_PAYLOAD,
-    read_back,
-    reask_greeting,
-    retry_payload,
-    speak_payload,
-)
+from survey_bot.forms.phrases import read_back, reask_greeting, retry_payload, speak_payload
 from survey_bot.forms.voice_schema import reask_parameters, voice_parameters
 from survey_bot.telephony.envelope import encode_client_state
 
 __all__ = ["ai_gather_arguments", "audio_gather_arguments", "confirm_arguments",
            "speak_gather_arguments", "telnyx_request"]
 
-AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant")
+AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant",
+           "transcription")
 
 
 MAX_HISTORY = 100  # transcript turns a re-ask carries (a survey call has a few dozen)
@@ -41,7 +36,7 @@ def ai_gather_arguments(form: Form, reask: Mapping[str, Any] | None = None) -> d
         return {"parameters": voice_parameters(form), **arguments}
     names = [str(name) for name in reask.get("fields", ())]
     arguments["parameters"] = reask_parameters(form, names, [str(n) for n in reask.get("required", ())])
-    arguments["greeting"] = reask_greeting([form.field(name).title for name in names])
+    arguments["greeting"] = reask_greeting([form.field(name).title for name in names], form.phrases)
     arguments["message_history"] = _history(reask.get("history"))
     return arguments
 
@@ -62,7 +57,7 @@ def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False,
     if keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
     opening = form.keypad_opening() if intro else None
-    payload = speak_payload(keypad, field.schema, field.prompt, opening, str(form.dtmf["language"]))
+    payload = speak_payload(keypad, field.schema, field.prompt, opening, form.phrases)
     return {**_keypad_prompt(form, payload, "", 0, 0), **_digit_settings(form, field, declinable)}
 
 
@@ -100,7 +95,7 @@ def confirm_arguments(form: Form, field: Field, value: Any) -> dict[str, Any]:
     """Return `gather_using_speak` arguments reading a keypad answer back for a 1 (right) or a 2 (again)."""
     if field.keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
-    return _keypad_prompt(form, read_back(value, field.keypad, field.schema, str(form.dtmf["language"])), "12", 1, 1)
+    return _keypad_prompt(form, read_back(value, field.keypad, field.schema, form.phrases), "12", 1, 1)
 
 
 def _keypad_prompt(form: Form, payload: str, digits: str, low: int, high: int) -> dict[str, Any]:
@@ -113,7 +108,7 @@ def _keypad_prompt(form: Form, payload: str, digits: str, low: int, high: int) -
         "minimum_digits": low,
         "maximum_digits": high,
         "maximum_tries": form.dtmf["maximum_tries"],
-        "invalid_payload": INVALID_PAYLOAD,
+        "invalid_payload": form.phrases.text("keypad.invalid"),
         "timeout_millis": form.dtmf["timeout_millis"],
     }
     if "service_level" in form.dtmf:
@@ -153,7 +148,7 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
         arguments = speak_gather_arguments(form, form.field(details["field"]), intro=bool(details.get("intro")),
                                            declinable=bool(details.get("declinable")))
         if details.get("retry"):
-            arguments["payload"] = retry_payload(str(details["retry"]), arguments["payload"])
+            arguments["payload"] = retry_payload(str(details["retry"]), arguments["payload"], form.phrases)
         return "gather_using_speak", {**arguments, **client_state}
     if command.action == "speak":
         speak = {"payload": str(details["text"]), "voice": str(form.dtmf["voice"]),
