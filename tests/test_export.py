@@ -275,7 +275,7 @@ def expected_rows(form_id: str, fields: list[str], *, sources: bool, raw: bool) 
         started = T0 + timedelta(minutes=r.minutes)
         done = r.status in ("completed", "partial")
         row = {"response_id": r.id, "form_id": form_id, "form_version": r.version, "status": r.status,
-               "direction": r.direction, "from": r.from_number or "", "to": "+15550100001",
+               "direction": r.direction, "from": r.from_number or "", "to": "+15550100001", "locale": "en-US",
                "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
                "completed_at": (started + timedelta(seconds=95)).strftime("%Y-%m-%dT%H:%M:%SZ") if done else ""}
         row |= {name: expected_text(r.answers.get(name)) for name in fields}
@@ -303,8 +303,8 @@ async def test_survey_csv_over_two_versions_with_sources(engine: AsyncEngine) ->
     text = golden("customer_satisfaction.csv", await export(engine, SURVEY, with_sources=True))
     header = text.split("\n", 1)[0].split(",")
     # newest version's order, then the field only the older version had
-    assert header == ["response_id", "form_id", "form_version", "status", "direction", "from", "to", "started_at",
-                      "completed_at", *SURVEY_FIELDS, *(f"{name}.source" for name in SURVEY_FIELDS)]
+    assert header == ["response_id", "form_id", "form_version", "status", "direction", "from", "to", "locale",
+                      "started_at", "completed_at", *SURVEY_FIELDS, *(f"{name}.source" for name in SURVEY_FIELDS)]
     rows = read_csv(text)
     assert rows == expected_rows(SURVEY, SURVEY_FIELDS, sources=True, raw=False)
     by_id = {row["response_id"][-1]: row for row in rows}
@@ -345,7 +345,7 @@ async def test_excel_mode_adds_a_bom_and_crlf(engine: AsyncEngine) -> None:
 
 async def test_intake_csv_flattens_nested_fields(engine: AsyncEngine) -> None:
     shared = read_csv(golden("appointment_intake.csv", await export(engine, INTAKE)))
-    assert list(shared[0])[9:] == INTAKE_FIELDS
+    assert list(shared[0])[10:] == INTAKE_FIELDS
     # x-sensitive date_of_birth and callback_number: empty cells unless the export includes them
     assert {row["date_of_birth"] + row["callback_number"] for row in shared} == {""}
     rows = read_csv(await export(engine, INTAKE, include_sensitive=True))
@@ -412,7 +412,7 @@ async def test_no_matching_rows_still_gives_the_header(engine: AsyncEngine) -> N
 
 
 def expected_header(fields: list[str]) -> list[str]:
-    return ["response_id", "form_id", "form_version", "status", "direction", "from", "to", "started_at",
+    return ["response_id", "form_id", "form_version", "status", "direction", "from", "to", "locale", "started_at",
             "completed_at", *fields]
 
 

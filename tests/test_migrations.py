@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from survey_bot.errors import DatabaseNotReady
 from survey_bot.storage import campaign_models  # noqa: F401  (registers the campaign tables)
@@ -17,6 +19,7 @@ from survey_bot.storage.engine import make_engine
 from survey_bot.storage.migrate import alembic_config, ensure_at_head, head_revision, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
+AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def test_upgrade_from_empty_creates_every_table(empty_database_url: str) -> None:
@@ -59,3 +62,32 @@ async def test_server_refuses_a_database_not_at_head(empty_database_url: str) ->
         await engine.dispose()
     newest = max(path.stem.split("_")[0] for path in (ROOT / "migrations" / "versions").glob("0*.py"))
     assert head_revision(empty_database_url) == newest
+
+
+async def test_0009_gives_existing_responses_their_forms_keypad_locale(empty_database_url: str) -> None:
+    """Responses stored before forms had locales speak their form's x-dtmf.language (default en-US)."""
+    await upgrade(empty_database_url, "0008")
+    engine = make_engine(empty_database_url)
+    spanish = json.dumps({"type": "object", "x-dtmf": {"language": "es-US"}, "properties": {}})
+    try:
+        async with engine.begin() as connection:
+            for version_id, document in ((1, spanish), (2, json.dumps({"type": "object", "properties": {}}))):
+                await connection.execute(text(
+                    "INSERT INTO form_versions (id, form_id, version, document, created_at) "
+                    "VALUES (:id, 'f', :version, :document, :at)"),
+                    {"id": version_id, "version": f"v{version_id}", "document": document, "at": AT})
+                await connection.execute(text(
+                    "INSERT INTO responses (id, form_id, form_version_id, direction, status, answers, sources, "
+                    "answer_times, message_history, keypad_attempts, failures, started_at, updated_at) VALUES "
+                    "(:id, 'f', :version, 'incoming', 'completed', '{}', '{}', '{}', '[]', '[]', '[]', :at, :at)"),
+                    {"id": f"r{version_id}", "version": version_id, "at": AT})
+    finally:
+        await engine.dispose()
+    await upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        async with engine.connect() as connection:
+            found = dict((await connection.execute(text("SELECT id, locale FROM responses ORDER BY id"))).all())
+    finally:
+        await engine.dispose()
+    assert found == {"r1": "es-US", "r2": "en-US"}

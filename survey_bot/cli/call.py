@@ -25,15 +25,18 @@ def add_parser(commands: Commands) -> None:
                     "SURVEY_BOT_FROM_NUMBER (and TELNYX_BASE_URL to dial through a simulator).")
     call.add_argument("to", help="E.164 number to call, e.g. +15551234567")
     call.add_argument("--form", required=True, help="id of the form to ask (a file in SURVEY_BOT_FORMS_DIR)")
-    call.set_defaults(handler=lambda args: asyncio.run(place_call(args.to, args.form)))
+    call.add_argument("--locale", help="the locale the call speaks, one of the form's x-locales (e.g. es-US); "
+                                       "default: the form's language menu, else its first locale")
+    call.set_defaults(handler=lambda args: asyncio.run(place_call(args.to, args.form, args.locale)))
 
 
-async def place_call(to: str, form_id: str) -> int:
+async def place_call(to: str, form_id: str, locale: str | None = None) -> int:
     """Place one outbound call; the running server handles its webhooks."""
     async with running() as runtime:
         try:
             async with runtime.sessions() as session, session.begin():
-                response = await start_outbound_call(session, runtime.catalog, runtime.settings, to, form_id)
+                response = await start_outbound_call(session, runtime.catalog, runtime.settings, to, form_id,
+                                                       locale)
         except CallRequestError as exc:
             print(f"survey-bot: {exc}", file=sys.stderr)
             return 2

@@ -16,6 +16,7 @@ from datetime import datetime
 from survey_bot.flow.ai import on_ai_ended, on_partial_results
 from survey_bot.flow.events import Event
 from survey_bot.flow.keypad import ask_next, give_up, on_gather_ended
+from survey_bot.flow.language import choose_default, on_language_chosen, start_ai
 from survey_bot.flow.state import CallState, Command, Decision
 from survey_bot.flow.status import settle
 from survey_bot.flow.steps import context, hangup, keep, keep_newest_history
@@ -33,6 +34,8 @@ def next_commands(event: Event, state: CallState, form: Form, now: datetime) -> 
     new_state = _working_copy(state)
     handler = HANDLERS.get(event.event_type)
     commands = handler(event, new_state, form, now) if handler else []
+    if new_state.ended_at is not None and not new_state.locale:
+        new_state.locale = form.locales[0]  # the caller left during the language menu: the default locale
     settle(new_state, form, now)
     if new_state.ended_at is not None:
         commands = []  # never command a call that has hung up
@@ -68,11 +71,18 @@ def on_initiated(event: Event, state: CallState, form: Form, now: datetime) -> l
 
 
 def on_answered(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
-    """The call is up: hand the form to the voice AI."""
+    """The call is up: hand the form to the voice AI (after the language menu, when the call's locale is open)."""
     state.answered_at = state.answered_at or event.occurred_at or now
     if state.ai_status is not None or state.ai_ended:
         return []
-    return [Command("ask_ai", "ai", context(state, s="ai"))]
+    return start_ai(state, form)
+
+
+def on_gather(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
+    """A keypad gather ended: the language menu's, or a question's."""
+    if event.client_state.get("s") == "language":
+        return on_language_chosen(event, state, form, now)
+    return on_gather_ended(event, state, form, now)
 
 
 def on_history_updated(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -107,6 +117,8 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
     step = str(event.payload.get("step") or "")
     if "~w" in step:  # a watchdog re-issue refused (the step still runs): the call is alive; the next sweep closes
         return []
+    if step.startswith("language") and not step.startswith("language:"):  # the menu's gather was refused
+        return choose_default(state, form)
     if step == "ai" and state.ai_ended == 0:
         state.ai_status, state.ai_ended = "failed", 1
         return ask_next(state, form, now)
@@ -132,7 +144,7 @@ HANDLERS: dict[str, Handler] = {
     "call.ai_gather.partial_results": on_partial_results,
     "call.ai_gather.message_history_updated": on_history_updated,
     "call.ai_gather.ended": on_ai_ended,
-    "call.gather.ended": on_gather_ended,
+    "call.gather.ended": on_gather,
     "call.speak.ended": on_speak_ended,
     "call.playback.ended": on_speak_ended,
     "call.hangup": on_hangup,

@@ -20,7 +20,10 @@ __all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
 # ask_keypad details: field, intro (say the keypad intro first), retry (why the last entry was refused);
 # confirm details: field, value (read back for a 1 or a 2); speak details: text; play details: audio (the
 # form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id.
-ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial"})
+# speak details may name the locale whose voice says it; ask_language details: text, locale, digits (the
+# language menu's gathering sentence).
+ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial",
+                     "ask_language"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class CallState:
     readback: dict[str, Any] | None = None  # digits entered, read back and awaiting the caller's 1 or 2
     finished_at: datetime | None = None  # when nothing was left to ask (the form ran to its end)
     watchdog: list[dict[str, Any]] = field(default_factory=list)  # what the watchdog found and did (flow.watchdog)
+    locale: str = ""  # the locale the call speaks (one of the form's); "" until a language menu has been answered
 
 
 @dataclass

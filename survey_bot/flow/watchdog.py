@@ -16,6 +16,7 @@ from datetime import datetime
 from survey_bot.flow.ai import reask, reask_fields
 from survey_bot.flow.events import Event
 from survey_bot.flow.keypad import ask_next, closing, prompt, read_back, tries
+from survey_bot.flow.language import choose_default
 from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context
 from survey_bot.forms.model import Form
@@ -28,13 +29,15 @@ _SPEECH_CHARACTERS_PER_SECOND = 12.0  # a prompt of 120 characters takes about 1
 _AI_TURN_SECONDS = 30.0  # between transcript updates while the AI converses (each update resets the clock)
 
 
-def awaited(state: CallState) -> str | None:
-    """What the response is waiting for: `ringing`, `answer`, `ai`, `keypad`, `confirm`, `closing`; None once
-    the call has ended."""
+def awaited(state: CallState, form: Form | None = None) -> str | None:
+    """What the response is waiting for: `ringing`, `answer`, `language` (the menu), `ai`, `keypad`, `confirm`,
+    `closing`; None once the call has ended."""
     if state.ended_at is not None:
         return None
     if state.answered_at is None:
         return "ringing" if state.direction == "outgoing" else "answer"
+    if not state.locale and form is not None and form.language_menu:
+        return "language"
     if state.finished_at is not None:
         return "closing"
     if state.readback is not None:
@@ -46,7 +49,7 @@ def awaited(state: CallState) -> str | None:
 
 def silence_allowed(state: CallState, form: Form) -> float | None:
     """Seconds the awaited step may take without any webhook (the watchdog adds its own margin)."""
-    step = awaited(state)
+    step = awaited(state, form)
     if step is None:
         return None
     if step == "ringing":
@@ -54,6 +57,11 @@ def silence_allowed(state: CallState, form: Form) -> float | None:
     if step == "ai":
         limit = form.voice.get("user_response_timeout_ms")
         return max(_AI_TURN_SECONDS, float(limit) / 1000 if isinstance(limit, int | float) else 0.0)
+    if step == "language":  # the menu's sentences, then Telnyx's tries
+        spoken = sum(len(form.for_locale(locale).phrases.text("menu.language", language=locale, digit=1))
+                     for locale in form.locales)
+        wait = float(form.dtmf.get("timeout_millis", 10_000)) / 1000 * int(form.dtmf.get("maximum_tries", 3))
+        return wait + spoken / _SPEECH_CHARACTERS_PER_SECOND
     if step in ("keypad", "confirm"):
         wait = float(form.dtmf.get("timeout_millis", 10_000)) / 1000 * int(form.dtmf.get("maximum_tries", 3))
         spoken = len(form.field(state.current_field).prompt) if state.current_field in form.names else 120
@@ -63,7 +71,7 @@ def silence_allowed(state: CallState, form: Form) -> float | None:
 
 def on_watchdog(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
     """The watchdog found the response silent past its allowance and asked Telnyx whether the call lives."""
-    step = awaited(state)
+    step = awaited(state, form)
     alive = event.payload.get("alive") is True
     state.watchdog.append({"at": (event.occurred_at or now).isoformat(), "awaiting": step,
                            "alive": alive, "action": _action(state, step, alive)})
@@ -93,6 +101,8 @@ def _action(state: CallState, step: str | None, alive: bool) -> str:
 def _again(state: CallState, form: Form, step: str | None, now: datetime) -> list[Command]:
     """The awaited step once more, built as the flow first built it but with a step name (so a command id) of
     its own; its webhooks are matched as the first one's would have been (same client_state)."""
+    if step == "language":  # the menu's answer never came: the default locale, and on to the AI
+        return choose_default(state, form)
     if step == "answer":
         again = Command("answer", "answer", context(state))
     elif step == "ai":

@@ -106,7 +106,7 @@ def _view(document: Mapping[str, Any], form_id: str, source: str, version: str, 
         version=version,
         title=title,
         fields=tuple(_field(leaf, locale, default) for leaf in found),
-        numbers=tuple(number_locales(document)),
+        numbers=tuple(str(n) for n in document.get("x-numbers", ())),  # a list, or the keys of a mapping
         voice=voice,
         dtmf=dtmf,
         logic=logic,

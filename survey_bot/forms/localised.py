@@ -39,12 +39,9 @@ def locales_of(document: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def number_locales(document: Mapping[str, Any]) -> dict[str, str]:
-    """x-numbers as a mapping number -> locale (the list form maps each number to the default locale)."""
+    """The locale each called number gives its calls: x-numbers as an object; the list form gives none."""
     numbers = document.get("x-numbers")
-    if isinstance(numbers, Mapping):
-        return {str(n): str(tag) for n, tag in numbers.items()}
-    default = locales_of(document)[0]
-    return {str(n): default for n in numbers} if isinstance(numbers, list) else {}
+    return {str(n): str(tag) for n, tag in numbers.items()} if isinstance(numbers, Mapping) else {}
 
 
 def pick(value: Any, locale: str, default: str) -> str | None:

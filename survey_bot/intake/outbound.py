@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.config import Settings
 from survey_bot.errors import ConfigError
-from survey_bot.flow.state import Command
+from survey_bot.flow.state import CallState, Command
 from survey_bot.forms.model import FormCatalog
 from survey_bot.storage import outbox
 from survey_bot.storage.form_versions import form_version_id
@@ -28,18 +28,26 @@ class CallRequestError(ValueError):
 
 
 async def start_outbound_call(session: AsyncSession, catalog: FormCatalog, settings: Settings,
-                              to: str, form_id: str) -> ResponseRecord:
-    """Create the response and queue the dial; raise CallRequestError or ConfigError saying what is wrong."""
+                              to: str, form_id: str, locale: str | None = None) -> ResponseRecord:
+    """Create the response and queue the dial; raise CallRequestError or ConfigError saying what is wrong.
+
+    `locale`: the language the call speaks (one of the form's); None: the language menu if the form has one,
+    else the default locale."""
     if not E164.match(to):
         raise CallRequestError(f"to: {to!r} is not an E.164 number like +15551234567")
     form = catalog.forms.get(form_id)
     if form is None:
         raise CallRequestError(f"form: no form named {form_id!r} (known: {', '.join(sorted(catalog.forms))})")
+    if locale is not None and locale not in form.locales:
+        raise CallRequestError(f"locale: {locale!r} is not a locale of form {form_id!r} "
+                               f"(it speaks {', '.join(form.locales)})")
     if not settings.telnyx_connection_id or not settings.from_number:
         raise ConfigError("outbound calls need TELNYX_CONNECTION_ID and SURVEY_BOT_FROM_NUMBER")
-    now = utc_now()
-    response = new_record(str(uuid.uuid4()), form.form_id, await form_version_id(session, form, now), "outgoing",
-                          now, from_number=settings.from_number, to_number=to,
+    now, response_id = utc_now(), str(uuid.uuid4())
+    state = CallState(response_id=response_id, direction="outgoing",
+                      locale=locale or ("" if form.language_menu else form.locales[0]))
+    response = new_record(response_id, form.form_id, await form_version_id(session, form, now), "outgoing",
+                          now, state=state, from_number=settings.from_number, to_number=to,
                           sensitive=form.sensitive_names)
     await insert_responses(session, [response])
     dial = Command("dial", "dial", {"r": response.id},

@@ -146,8 +146,10 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
             call_session_id=record.call_session_id or _text(payload.get("call_session_id")),
             call_leg_id=record.call_leg_id or _text(payload.get("call_leg_id")))
         linked = record != unlinked
-    form = await form_of_version(session, catalog, record.form_id, record.form_version_id)
+    stored = await form_of_version(session, catalog, record.form_id, record.form_version_id)
+    form = stored.for_locale(record.state.locale)
     decision = next_commands(event, record.state, form, now)
+    form = stored.for_locale(decision.state.locale)  # the commands speak the call's locale (a menu may choose it)
     changed = responses.changed_fields(record.state, decision.state)
     record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at,
                                  sensitive=form.sensitive_names)
@@ -204,7 +206,10 @@ async def _start_inbound(session: AsyncSession, batch: _Batch, event: Event, cat
         batch.record_event(event, now, "ignored", "call already has a response", existing.id)
         return Outcome("ignored")
     form, payload, response_id = inbound.form, event.payload, str(uuid.uuid4())
-    decision = next_commands(event, CallState(response_id=response_id, direction="incoming"), form, now)
+    # the called number's locale (x-numbers), else the language menu's choice ("" until then), else the default
+    locale = form.number_locales.get(inbound.to_number or "") or ("" if form.language_menu else form.locales[0])
+    state = CallState(response_id=response_id, direction="incoming", locale=locale)
+    decision = next_commands(event, state, form, now)
     record = new_record(
         response_id, form.form_id, await form_version_id(session, form, now), "incoming", now,
         state=decision.state, call_control_id=event.call_control_id,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from survey_bot.forms.conditions import Logic, build_logic
 from survey_bot.forms.labels import field_labels
+from survey_bot.forms.localised import locales_of
 from survey_bot.forms.schema_walk import leaves
 from survey_bot.forms.sensitive import sensitivity
 from survey_bot.reports.csv_safety import csv_record, neutralise_all
@@ -48,7 +49,7 @@ BATCH_SIZE = 5000
 # than SQLAlchemy's per-value processors, which took most of the export's time. JSON is cast in SQL
 # because asyncpg would decode it itself; PostgreSQL's timestamps still arrive as datetimes.
 _ROW_COLUMNS = (Response.id, Response.form_version_id, Response.status, Response.direction,
-                Response.from_number, Response.to_number, type_coerce(Response.started_at, String),
+                Response.from_number, Response.to_number, Response.locale, type_coerce(Response.started_at, String),
                 type_coerce(Response.completed_at, String), cast(Response.answers, Text))
 _SOURCES = cast(Response.sources, Text)
 _TIMES = cast(Response.answer_times, Text)
@@ -124,7 +125,7 @@ async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
     names: dict[str, None] = {}
     sensitive: set[str] = set()
     logic: dict[int | None, Logic] = {}
-    labels: dict[int | None, dict[str, dict[str, str]]] = {}
+    labels: dict[int | None, dict[str, dict[str, dict[str, str]]]] = {}
     for version_id, document in documents:  # newest first: its order wins, then fields only older versions had
         # Stored versions were checked when they were recorded: only their leaves and skip logic are needed.
         found = leaves(document)
@@ -134,7 +135,7 @@ async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
         rules = build_logic(document, paths)
         if rules.conditional:
             logic[version_id] = rules
-        labels[version_id] = field_labels(document)
+        labels[version_id] = {locale: field_labels(document, locale) for locale in locales_of(document)}
     return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored}, logic, labels,
                       frozenset(sensitive))
 
@@ -177,7 +178,7 @@ async def response_batches(engine: AsyncEngine, selection: ResponseFilter, *, pr
             yield rows
         if len(rows) < batch_size:
             return
-        page = statement.where(keyset_after(rows[-1][6], rows[-1][0]))
+        page = statement.where(keyset_after(rows[-1][7], rows[-1][0]))
 
 
 async def csv_chunks(engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter, *,

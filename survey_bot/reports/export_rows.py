@@ -42,8 +42,9 @@ class ExportPlan:
     fields: tuple[str, ...]
     versions: Mapping[int, str]  # FormVersion.id -> version hash
     logic: Mapping[int | None, Logic] = field(default_factory=dict)  # the versions with skip logic (None: today's)
-    # version -> choice field -> its labels by label_key (forms.labels.field_labels), for exports with labels
-    labels: Mapping[int | None, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    # version -> locale -> choice field -> its labels by label_key (forms.labels.field_labels), for exports with
+    # labels (each response's in its own locale)
+    labels: Mapping[int | None, Mapping[str, Mapping[str, Mapping[str, str]]]] = field(default_factory=dict)
     sensitive: frozenset[str] = frozenset()  # x-sensitive fields in any version used: left out unless included
     include_sensitive: bool = False  # --include-sensitive / include_sensitive=true (audited by the caller)
 
@@ -58,6 +59,11 @@ class ExportPlan:
             found = self._dropped[key] = tuple(
                 name for name in self.fields if name in logic.names and name not in relevance.relevant)
         return found
+
+    def labels_for(self, version_id: int | None, locale: str | None) -> Mapping[str, Mapping[str, str]]:
+        """A version's choice labels in `locale` (a locale it does not speak: its default locale's)."""
+        by_locale = self.labels.get(version_id, {})
+        return by_locale.get(locale or "") or next(iter(by_locale.values()), {})
 
     def header(self, with_sources: bool = False) -> list[str]:
         """The CSV header row."""
@@ -111,17 +117,17 @@ def csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: 
     form_id, fields, versions = plan.form_id, plan.fields, plan.versions
     safe = (lambda cell: cell) if raw else neutralise
     out = []
-    for rid, version_id, status, direction, from_, to, started, completed, answers, sources_text in rows:
+    for rid, version_id, status, direction, from_, to, locale, started, completed, answers, sources_text in rows:
         values, sources, declined, dropped = _answers(_stored(answers, plan), sources_text, version_id, plan)
         if labels:
-            values = _labelled(values, plan.labels.get(version_id, {}))
+            values = _labelled(values, plan.labels_for(version_id, locale))
         # Most answers are strings: skip the call for them (this loop runs once per exported row).
         texts = [v if type(v) is str else cell_text(v) for v in map(values.get, fields)]
         for name in declined:
             texts[fields.index(name)] = DECLINED_CELL
         # Only the numbers and the answers can carry a formula: the rest are ids, enums and timestamps.
         cells = [rid, form_id, versions.get(version_id, ""), status, direction, safe(from_ or ""),
-                 safe(to or ""), export_time(started), export_time(completed),
+                 safe(to or ""), locale or "", export_time(started), export_time(completed),
                  *(texts if raw else neutralise_all(texts))]
         if with_sources:
             sources = sources or (from_json(sources_text) if sources_text else {})
@@ -133,11 +139,12 @@ def csv_records(rows: Sequence[Any], plan: ExportPlan, with_sources: bool, raw: 
 def ndjson_record(row: Any, plan: ExportPlan, labels: bool = False) -> dict[str, Any]:
     """One response as an NDJSON object (a `response_batches` row read with provenance); with `labels`,
     choices as their labels."""
-    rid, version_id, status, direction, from_, to, started, completed, answers, sources_text, times, heard = row
+    rid, version_id, status, direction, from_, to, locale, started, completed, answers, sources_text, times, heard \
+        = row
     stored = _stored(answers, plan)
     values, _sources, declined, dropped = _answers(stored, sources_text, version_id, plan)
     if labels:
-        values = _labelled(values, plan.labels.get(version_id, {}))
+        values = _labelled(values, plan.labels_for(version_id, locale))
     sources: dict[str, Any] = from_json(sources_text) if sources_text else {}
     # null where the response holds something not exported: a declined question, a value made not applicable
     values.update(dict.fromkeys([*declined, *(name for name in dropped if name in stored)]))
@@ -147,7 +154,7 @@ def ndjson_record(row: Any, plan: ExportPlan, labels: bool = False) -> dict[str,
                   for name in sources if name in plan.fields}
     return {
         "response_id": rid, "form_id": plan.form_id, "form_version": plan.versions.get(version_id),
-        "status": status, "direction": direction, "from": from_, "to": to,
+        "status": status, "direction": direction, "from": from_, "to": to, "locale": locale,
         "started_at": export_time(started), "completed_at": export_time(completed) or None,
         "answers": nest(values), "sources": nest(sources), "declined": declined, "not_applicable": dropped,
         "provenance": nest(provenance),

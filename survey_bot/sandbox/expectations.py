@@ -20,6 +20,7 @@ class Observed(Protocol):
     answers: dict[str, Any]
     sources: dict[str, str]
     asked_on_keypad: list[str]
+    locale: str | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ def compare(expect: Expectation, observed: Observed) -> list[Mismatch]:
                 found.append(Mismatch(f"{key}.{name}", value, actual))
     if expect.asked_on_keypad is not None and list(expect.asked_on_keypad) != observed.asked_on_keypad:
         found.append(Mismatch("asked_on_keypad", list(expect.asked_on_keypad), observed.asked_on_keypad))
+    if expect.locale is not None and expect.locale != observed.locale:
+        found.append(Mismatch("locale", expect.locale, observed.locale))
     declined = sorted(name for name, source in observed.sources.items() if source == DECLINED)
     if expect.declined is not None and sorted(expect.declined) != declined:
         found.append(Mismatch("declined", sorted(expect.declined), declined))

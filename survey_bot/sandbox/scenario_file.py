@@ -40,6 +40,7 @@ __all__ = ["SCHEMA_PATH", "Expectation", "ScenarioCall", "ScenarioFile", "load_s
 SCHEMA_PATH = Path(__file__).with_name("scenario_schema.json")
 DEFAULT_CALLER = "+15557770100"
 DEFAULT_CALLEE = "+15557654321"
+LANGUAGE_KEYS = "language"  # a call's keypad script for the form's language menu (x-language-menu)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Expectation:
     sources: Mapping[str, str] | None = None
     asked_on_keypad: tuple[str, ...] | None = None
     declined: frozenset[str] | None = None
+    locale: str | None = None  # the locale the response recorded
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ScenarioCall:
     outbound: bool
     scenario: Scenario
     expect: Expectation | None
+    locale: str | None = None  # an outbound call's requested locale
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,14 @@ def _form_problems(data: Mapping[str, Any], form: Form) -> Iterator[tuple[str, s
             yield f"{at}/callee", "`callee` says who picks up an outbound call: add \"direction\": \"outbound\""
         if not outbound and "to" not in call and not form.numbers:
             yield at, f"form {form.form_id!r} has no x-numbers: say which number is called with `to`"
+        if "locale" in call and not outbound:
+            yield f"{at}/locale", "an inbound call's locale comes from its number or the language menu: leave out " \
+                                  "`locale`, or add \"direction\": \"outbound\""
+        elif "locale" in call and call["locale"] not in form.locales:
+            yield f"{at}/locale", f"{call['locale']!r} is not one of the form's locales ({', '.join(form.locales)})"
         for name in call.get("keypad", {}):
+            if name == LANGUAGE_KEYS and form.language_menu:
+                continue  # the keys pressed at the language menu
             if name not in keypad:
                 why = "is not a field of the form" if name not in names else "has no keypad mapping"
                 yield f"{at}/keypad/{escape(name)}", f"{name!r} {why}"
@@ -204,8 +214,9 @@ def _call(call: Mapping[str, Any], pointer: str, form: Form) -> ScenarioCall:
         answers=_flat(expect["answers"], form) if "answers" in expect else None,
         sources=_flat(expect["sources"], form) if "sources" in expect else None,
         asked_on_keypad=tuple(expect["asked_on_keypad"]) if "asked_on_keypad" in expect else None,
-        declined=frozenset(expect["declined"]) if "declined" in expect else None)
-    return ScenarioCall(call["name"], pointer, outbound, scenario, expectation)
+        declined=frozenset(expect["declined"]) if "declined" in expect else None,
+        locale=expect.get("locale"))
+    return ScenarioCall(call["name"], pointer, outbound, scenario, expectation, call.get("locale"))
 
 
 def _gathers(steps: list[Mapping[str, Any]]) -> list[AIGather]:

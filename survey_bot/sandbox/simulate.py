@@ -47,6 +47,7 @@ class CallOutcome:
     asked_on_keypad: list[str] = field(default_factory=list)
     keypad_attempts: list[Any] = field(default_factory=list)
     transcript_turns: int = 0
+    locale: str | None = None
     error: str | None = None
     checked: bool = False
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -60,7 +61,8 @@ class CallOutcome:
         """The outcome as `survey-bot simulate --json` prints it."""
         return {"file": self.file, "call": self.name, "form": self.form_id, "response_id": self.response_id,
                 "status": self.status, "hangup_cause": self.hangup_cause, "answers": self.answers,
-                "sources": self.sources, "asked_on_keypad": self.asked_on_keypad, "error": self.error,
+                "sources": self.sources, "asked_on_keypad": self.asked_on_keypad, "locale": self.locale,
+                "error": self.error,
                 "passed": self.passed if self.checked else None,
                 "mismatches": [m.as_json() for m in self.mismatches]}
 
@@ -109,7 +111,7 @@ async def _dial(stack: Stack, form_id: str, call: ScenarioCall) -> str:
     stack.fake.expect_dial(call.scenario)
     async with app_state.sessions() as session, session.begin():
         record = await start_outbound_call(session, app_state.catalog, app_state.settings,
-                                           call.scenario.to_number, form_id)
+                                           call.scenario.to_number, form_id, call.locale)
     app_state.wake_dispatcher()
     return record.id
 
@@ -145,6 +147,7 @@ async def _read(stack: Stack, response_id: str, outcome: CallOutcome) -> None:
     outcome.from_number, outcome.to_number = response.from_number, response.to_number
     outcome.answers, outcome.sources = open_answers(response.answers), dict(response.sources)
     outcome.provenance = dict(response.provenance)
+    outcome.locale = response.locale
     outcome.keypad_attempts = list(open_attempts(response.keypad_attempts))
     outcome.transcript_turns = len(response.message_history) if isinstance(response.message_history, list) else 0
     outcome.asked_on_keypad = list(dict.fromkeys(step.split(":")[1] for step in steps))

@@ -19,7 +19,7 @@ def describe(outcome: CallOutcome) -> list[str]:
         return [*lines, f"   FAIL: {outcome.error}"]
     cause = f", hang-up cause {outcome.hangup_cause}" if outcome.hangup_cause else ""
     lines.append(f"   form {outcome.form_id}, from {outcome.from_number}, to {outcome.to_number}, "
-                 f"status {str(outcome.status).upper()}{cause}")
+                 f"locale {outcome.locale}, status {str(outcome.status).upper()}{cause}")
     for name, source in outcome.sources.items():
         said = _shown(outcome.answers[name]) if name in outcome.answers else "-"
         attempt = (outcome.provenance.get(name) or {}).get("attempt")

@@ -31,6 +31,11 @@ def play_keypad(call: Call, body: Mapping[str, Any]) -> Reaction:
     scenario, (field, kind) = call.scenario, _asked(body)
     if kind == "confirm":
         return _ended(call, _confirmation(call, field))
+    if kind == "language":  # the language menu: the script's `language` keys (none: no key pressed)
+        entries = scenario.keypad.get("language", []) if isinstance(scenario.keypad, dict) else []
+        position = call.keypad_positions.get("language", 0)
+        call.keypad_positions["language"] = position + 1
+        return _ended(call, entries[position] if position < len(entries) else KeypadTimeout())
     first = not call.keypad_asked
     call.keypad_asked = True
     if (scenario.hangup == "before_keypad" and first) or scenario.hangup == ("keypad_field", field) \

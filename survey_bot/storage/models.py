@@ -77,6 +77,8 @@ class Response(Base):
     readback: Mapped[dict[str, Any] | None]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     watchdog: Mapped[list[Any]] = mapped_column(server_default="[]")  # migration 0006
+    # The locale the call speaks (migration 0009); "" while a language menu is still open.
+    locale: Mapped[str] = mapped_column(String(35), server_default="en-US")
 
 
 class WebhookEvent(Base):

@@ -119,7 +119,8 @@ def _keypad_prompt(form: Form, payload: str, digits: str, low: int, high: int) -
 def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, Any]]:
     """The Telnyx action and its arguments for a flow Command; its context travels as client_state.
 
-    `form` is the response's form (None only for commands that need none: answer, reject, hangup, dial).
+    `form` is the response's form as its locale speaks it (Form.for_locale; None only for commands that need
+    none: answer, reject, hangup, dial).
     """
     client_state = {"client_state": encode_client_state(command.context)} if command.context else {}
     details = command.details
@@ -150,11 +151,16 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
         if details.get("retry"):
             arguments["payload"] = retry_payload(str(details["retry"]), arguments["payload"], form.phrases)
         return "gather_using_speak", {**arguments, **client_state}
-    if command.action == "speak":
-        speak = {"payload": str(details["text"]), "voice": str(form.dtmf["voice"]),
-                 "language": str(form.dtmf["language"]), **client_state}
-        if form.dtmf.get("service_level"):
-            speak["service_level"] = str(form.dtmf["service_level"])
+    if command.action == "ask_language":  # the language menu's last sentence, in its own locale's voice
+        view = form.for_locale(str(details["locale"]))
+        digits = str(details["digits"])
+        return "gather_using_speak", {**_keypad_prompt(view, str(details["text"]), digits, 1, 1), **client_state}
+    if command.action == "speak":  # in the call's voice, or in the locale the details name (the language menu)
+        view = form.for_locale(str(details["locale"])) if details.get("locale") else form
+        speak = {"payload": str(details["text"]), "voice": str(view.dtmf["voice"]),
+                 "language": str(view.dtmf["language"]), **client_state}
+        if view.dtmf.get("service_level"):
+            speak["service_level"] = str(view.dtmf["service_level"])
         return "speak", speak
     raise ValueError(f"unknown command action {command.action!r}")
 

@@ -111,7 +111,7 @@ async def create_call(data: CallRequest) -> tuple[CallAccepted, int]:
     try:
         async with app_state.sessions() as session, session.begin():
             response = await start_outbound_call(session, app_state.catalog, app_state.settings,
-                                                 data.to, data.form)
+                                                 data.to, data.form, data.locale)
     except CallRequestError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
     except ConfigError as exc:

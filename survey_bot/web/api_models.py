@@ -56,6 +56,10 @@ class CallRequest(_Closed):
 
     to: Annotated[str, Field(pattern=E164.pattern, description="E.164 number to call, e.g. +15551234567")]
     form: Annotated[str, Field(min_length=1, max_length=100, description="id of the form to ask")]
+    locale: Annotated[str | None, Field(None, min_length=2, max_length=35,
+                                        description="the locale the call speaks, one of the form's x-locales, e.g. "
+                                                    "es-US (default: the language menu if the form has one, else "
+                                                    "its first locale)")]
 
 
 class SelectionQuery(_Closed):
