@@ -60,6 +60,8 @@ def test_a_two_locale_form_passes_clean() -> None:
     ({"/properties/rating/x-prompt": {"en-US": "Rate us."}}, "/properties/rating/x-prompt", "no text for es-US"),
     ({"/properties/rating/x-title": {"en-US": "Rating"}}, "/properties/rating/x-title", "no text for es-US"),
     ({"/x-description": {"es-US": "Una visita."}}, "/x-description", "no text for en-US"),
+    ({"/properties/mood": {"enum": ["ok", "bad"], "x-labels": {"en-US": {"ok": "fine"}}}}, "/properties/mood/x-labels",
+     "no labels for es-US"),
     ({"/x-title": {"en-US": "Visit", "es-US": "Visita", "fr-FR": "Visite"}}, "/x-title/fr-FR",
      "fr-FR is not one of the form's locales"),
     ({"/x-title": {"en-US": "Visit", "es-US": "Visita", "nope!": "x"}}, "/x-title/nope!", "not a locale"),

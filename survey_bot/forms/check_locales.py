@@ -51,6 +51,13 @@ def locale_problems(document: Mapping[str, Any]) -> Problems:
     for pointer, value, _ in _strings(document):
         if isinstance(value, Mapping):
             found += _per_locale(value, pointer, locales, "text")
+    # per-locale labels in a form with x-locales: every locale (labels.py checks the rest; a single-language
+    # form may label only some locales, the others said humanised)
+    for schema, pointer in walk(dict(document), "") if "x-locales" in document else ():
+        labels = schema.get("x-labels")
+        if isinstance(labels, Mapping) and labels and all(isinstance(v, Mapping) for v in labels.values()):
+            found += [(f"{pointer}/x-labels", f"no labels for {locale} (x-locales lists it)")
+                      for locale in locales if locale not in labels]
     found += _transcription(document, locales)
     found += _phrases(document, locales)
     found += _numbers(document, locales)
