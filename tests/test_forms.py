@@ -64,7 +64,8 @@ def test_loaded_forms(forms: dict[str, Form]) -> None:
     assert [f.name for f in intake.fields if f.required] == [
         "full_name", "date_of_birth", "visit_reason", "preferred_slot.date", "preferred_slot.period"]
     assert intake.field("preferred_slot.date").path == ("preferred_slot", "date")
-    assert survey.numbers == ("+15550100001",) and intake.numbers == ("+15550100002",)
+    assert survey.numbers == ("+15550100001", "+15550100012") and intake.numbers == ("+15550100002",)
+    assert survey.number_locales == {"+15550100001": "en-US", "+15550100012": "es-US"}  # x-numbers as a mapping
     assert intake.voice["voice"] == "Telnyx.KokoroTTS.af" and intake.dtmf["maximum_tries"] == 3
     assert len(survey.version) == 64 and survey.version != intake.version
     assert survey.field("topics").keypad is None and survey.field("comment").keypad is None
