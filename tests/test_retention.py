@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from survey_bot.config import ENVIRONMENT, Settings
@@ -189,6 +190,21 @@ async def test_without_any_retention_the_job_keeps_everything(sessions: async_se
     assert (await zero.run_once(NOW))[SURVEY]["responses"] == 1
 
 
+async def test_with_sensitive_fields_every_pass_vacuums_the_rewritten_tables(
+        sessions: async_sessionmaker[AsyncSession], backend: str) -> None:
+    """Redaction rewrites rows (intake.redacting); on PostgreSQL their old versions stay until a VACUUM."""
+    await add(sessions, SURVEY, 1)
+    job = RetentionJob(sessions, catalog_with_retention({}), default_days=None, engine=sessions.kw["bind"])
+    assert job.redacts and job.keeps_everything and not job.idle  # appointment_intake has sensitive fields
+    assert await job.run_once(NOW) == {}  # nothing purged; the space is reclaimed all the same
+    if backend == "postgresql":
+        async with sessions() as db:
+            vacuumed = set((await db.execute(text(
+                "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL"))).scalars())
+        assert {"responses", "webhook_events", "commands"} <= vacuumed, vacuumed
+    assert not RetentionJob(sessions, FormCatalog({}), default_days=None).redacts
+
+
 async def test_audit_entries_are_newest_first_with_a_cursor(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as db, db.begin():
         for n in range(5):
@@ -287,15 +303,19 @@ def test_purge_refuses_an_age_it_cannot_read_in_one_line(tmp_path: Path, age: st
     assert not (tmp_path / "unused.db").exists()
 
 
-async def test_the_server_runs_the_job_only_when_something_limits_retention(database_url: str) -> None:
+async def test_the_server_runs_the_job_only_when_something_limits_retention(database_url: str,
+                                                                            tmp_path: Path) -> None:
     from survey_bot.web.app import create_app
     from survey_bot.web.state import state
 
-    base = {"database_url": database_url, "insecure_skip_verify": True, "forms_dir": REPO / "forms",
-            "dispatcher": "inline"}
-    for overrides, runs in (({}, False), ({"retention_days": 30}, True)):
+    plain = tmp_path / "forms"  # no sensitive field: nothing is rewritten by redaction either
+    plain.mkdir()
+    shutil.copyfile(REPO / "forms" / "customer_satisfaction.json", plain / "customer_satisfaction.json")
+    base = {"database_url": database_url, "insecure_skip_verify": True, "forms_dir": plain, "dispatcher": "inline"}
+    sensitive = {"forms_dir": REPO / "forms"}  # appointment_intake's sensitive answers: the job reclaims daily
+    for overrides, runs in (({}, False), ({"retention_days": 30}, True), (sensitive, True)):
         app = create_app({**base, **overrides})
         async with app.test_app():
             job = state(app).retention
             assert (job is not None) == runs
-            assert job is None or job.default_days == 30
+            assert job is None or job.default_days == 30 or (job.redacts and job.keeps_everything)

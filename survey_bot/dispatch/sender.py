@@ -27,6 +27,7 @@ from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox
 from survey_bot.storage.models import Command
 from survey_bot.storage.responses import link_dialled_call
+from survey_bot.storage.sealing import open_arguments, sealed_arguments
 from survey_bot.telephony.client import Client, SendResult, send_command
 from survey_bot.telephony.envelope import encode_client_state
 from survey_bot.utc import now as utc_now
@@ -111,6 +112,8 @@ class Dispatcher:
             facts = await outbox.call_facts(session, (row.response_id for row in claimed))
             pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
             await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
+            await outbox.clear_arguments(session, [row.command_id for row in claimed
+                                                   if row.command_id in pointless and sealed_arguments(row.arguments)])
         for row in claimed:
             if row.command_id in pointless:
                 metrics.command(row.action, "skipped")
@@ -125,7 +128,8 @@ class Dispatcher:
         call_control_id = row.call_control_id or (known.call_control_id if known else None)
         async with self._limit:
             with _context(row, call_control_id):
-                return await send_command(self._client, row.action, call_control_id, row.command_id, row.arguments)
+                return await send_command(self._client, row.action, call_control_id, row.command_id,
+                                          open_arguments(row.arguments))
 
     async def _record(self, outcomes: list[tuple[Command, SendResult]]) -> None:
         """Record how Telnyx answered each command of a pass, in one transaction."""
@@ -137,6 +141,10 @@ class Dispatcher:
             for row, result in outcomes:
                 with _context(row, row.call_control_id):
                     statuses.append((row.action, await self._record_one(session, row, result, now)))
+            # a sealed command may hold a sensitive answer: once sent (or refused for good) it is not kept
+            await outbox.clear_arguments(session, [row.command_id for (row, _r), (_a, status)
+                                                   in zip(outcomes, statuses, strict=True)
+                                                   if status in ("sent", "failed") and sealed_arguments(row.arguments)])
         for action, status in statuses:
             metrics.command(action, status)
         failed = any(status == "failed" for _action, status in statuses)

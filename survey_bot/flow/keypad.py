@@ -21,6 +21,7 @@ from survey_bot.flow.steps import context, event_time, hangup, keep
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Form
 from survey_bot.forms.phrases import CANNOT_DECLINE, reason, refusal
+from survey_bot.forms.redaction import label
 from survey_bot.vocabulary import DECLINED, DTMF, FINAL_SOURCES
 
 __all__ = ["ask_next", "closing", "give_up", "on_gather_ended", "queue", "tries"]
@@ -113,7 +114,7 @@ def _entered(state: CallState, form: Form, name: str, digits: str, record: dict[
     try:
         value = parse_digits(field, digits)
     except DigitsError as exc:
-        record["error"] = exc.reason  # kept as written for people; the caller hears it in the call's locale
+        record["error"] = _kept_reason(field.sensitive, name, digits, exc.reason)
         return _again(state, form, name, asked, reason(exc.said, form.phrases), now)
     if field.confirm:
         state.readback = {"field": name, "value": value, "n": asked, "at": record["at"]}
@@ -145,6 +146,12 @@ def _again(state: CallState, form: Form, name: str, tries: int, why_not: str | N
             return [why, prompt(state, form, name, tries + 1)]
         return [prompt(state, form, name, tries + 1, retry=why_not)]
     return give_up(state, form, name, now)
+
+
+def _kept_reason(sensitive: object, name: str, digits: str, reason: str) -> str:
+    """Why digits were refused, as stored: the keys of a sensitive field redacted (the caller still hears them)."""
+    keys = digits.rstrip("#*")
+    return reason.replace(keys, label(name)) if sensitive and keys else reason
 
 
 def tries(state: CallState, name: str) -> int:

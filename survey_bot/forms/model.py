@@ -3,6 +3,7 @@ settings, and the catalog of loaded forms that says which form answers which num
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,9 +95,10 @@ class Form:
             return f"{opening} {decline_hint(key, self.phrases)}"
         return opening
 
-    @property
+    @functools.cached_property
     def sensitive_names(self) -> frozenset[str]:
-        """The fields whose answers are stored encrypted (x-sensitive true or "keypad")."""
+        """The fields whose answers are stored encrypted (x-sensitive true or "keypad"); computed once, as the
+        write path asks it for every event."""
         return frozenset(f.name for f in self.fields if f.sensitive)
 
     def field(self, name: str) -> Field:

@@ -28,6 +28,7 @@ from survey_bot.flow.decide import HANDLERS, next_commands
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
 from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.intake.redacting import Redactions, keypad_body, outbox_arguments
 from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox, responses
 from survey_bot.storage.batch import BatchWrites, write_batch
@@ -68,6 +69,7 @@ class _Batch:
     by_call: dict[str, ResponseRecord]
     writes: BatchWrites = field(default_factory=BatchWrites)
     due: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (result index, command rows)
+    redactions: Redactions = field(default_factory=Redactions)  # responses with sensitive fields (intake.redacting)
 
     def keep(self, record: ResponseRecord, changed: set[str], *, new: bool = False,
              linked: bool = False) -> None:
@@ -82,14 +84,22 @@ class _Batch:
             self.writes.changed_fields.setdefault(record.id, set()).update(changed)
 
     def record_event(self, event: Event, now: datetime, state: str, note: str | None,
-                     response_id: str | None) -> None:
-        """The event's row, as it will be stored."""
-        self.writes.events.append(event_row(event, now, state, note, response_id))
+                     response_id: str | None, body: str | None = None) -> None:
+        """The event's row, as it will be stored (`body`: its body redacted before the first write)."""
+        row = event_row(event, now, state, note, response_id)
+        if body is not None:
+            row["body"] = body
+        self.writes.events.append(row)
 
     def due_commands(self, index: int, event: Event, commands: Sequence[Command], form: Form | None,
-                     response_id: str | None, call_control_id: str | None, now: datetime) -> None:
-        """The commands event `index` made due, as the provider will receive them."""
+                     response_id: str | None, call_control_id: str | None, now: datetime,
+                     state: CallState | None = None) -> None:
+        """The commands event `index` made due, as the provider will receive them (as the outbox keeps them:
+        sealed where they may hold a sensitive answer of `state`)."""
         requests = [outbox.Request(c.step, *telnyx_request(c, form)) for c in commands]
+        if form is not None and state is not None and form.sensitive_names:
+            requests = [dataclasses.replace(r, arguments=outbox_arguments(c, r.arguments, state, form))
+                        for c, r in zip(commands, requests, strict=True)]
         rows = outbox.command_rows(requests, response_id=response_id, call_control_id=call_control_id,
                                    event_id=event.id, now=now)
         if rows:
@@ -118,6 +128,8 @@ async def handle_batch(session: AsyncSession, events: Sequence[Event], catalog: 
         recorded.add(event.id)
         results.append(outcome)
     await _queue_commands(session, batch, results)
+    for record in await batch.redactions.apply(session, batch.writes, batch.by_id):
+        batch.keep(record, {"message_history"})
     await write_batch(session, batch.writes)
     if cache is not None:
         cache.stage(batch.by_id.values())
@@ -148,6 +160,10 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
         linked = record != unlinked
     stored = await form_of_version(session, catalog, record.form_id, record.form_version_id)
     form = stored.for_locale(record.state.locale)
+    body = None
+    if form.sensitive_names:
+        batch.redactions.watch(record, form)
+        body = keypad_body(event, record.state, form)
     decision = next_commands(event, record.state, form, now)
     form = stored.for_locale(decision.state.locale)  # the commands speak the call's locale (a menu may choose it)
     changed = responses.changed_fields(record.state, decision.state)
@@ -155,11 +171,11 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
                                  sensitive=form.sensitive_names)
     batch.keep(record, changed, linked=linked)
     call_control_id = record.call_control_id or event.call_control_id
-    batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now)
+    batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now, decision.state)
     if event.event_type not in HANDLERS:  # recorded for the timeline; nothing in the flow depends on it
-        batch.record_event(event, now, "ignored", "no action for this event type", record.id)
+        batch.record_event(event, now, "ignored", "no action for this event type", record.id, body)
         return Outcome("ignored", response_id=record.id)
-    batch.record_event(event, now, "processed", None, record.id)
+    batch.record_event(event, now, "processed", None, record.id, body)
     return Outcome("processed", response_id=record.id)  # the command count is filled in by _queue_commands
 
 
@@ -216,7 +232,7 @@ async def _start_inbound(session: AsyncSession, batch: _Batch, event: Event, cat
         call_session_id=_text(payload.get("call_session_id")), call_leg_id=_text(payload.get("call_leg_id")),
         from_number=_text(payload.get("from")), to_number=inbound.to_number, sensitive=form.sensitive_names)
     batch.keep(record, set(), new=True)
-    batch.due_commands(index, event, decision.commands, form, record.id, event.call_control_id, now)
+    batch.due_commands(index, event, decision.commands, form, record.id, event.call_control_id, now, decision.state)
     batch.record_event(event, now, "processed", None, record.id)
     return Outcome("processed", response_id=record.id)
 

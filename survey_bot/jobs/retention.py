@@ -4,6 +4,10 @@ A form's `x-retention-days` wins over SURVEY_BOT_RETENTION_DAYS; a form with nei
 folder when the setting is unset) keeps its responses forever. Every web process runs the job: the purge's
 batches claim their responses with SKIP LOCKED (PostgreSQL) or SQLite's write lock, deletes are by id, so two
 workers or hosts at once take different rows, and each writes an audit line for what it deleted.
+
+When a form has sensitive fields, the write path rewrites rows to redact their answers (intake.redacting): every
+pass then also reclaims the space (storage.purge.reclaim: VACUUM on PostgreSQL, outside a transaction, so the
+rows' old versions go; SQLite's checkpoint empties its write-ahead log), whether or not anything was purged.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class RetentionJob:
                  engine: AsyncEngine | None = None) -> None:
         self._sessions, self._catalog, self._engine = sessions, catalog, engine
         self.default_days = default_days
+        self.redacts = any(form.sensitive_names for form in catalog.forms.values())  # rows are rewritten
         self.actor = f"retention-job:{socket.gethostname()}:{os.getpid()}"
         self._loop = Periodic("retention", self.run_once)
 
@@ -41,6 +46,11 @@ class RetentionJob:
     def keeps_everything(self) -> bool:
         """True when neither the setting nor any form limits how long responses are kept."""
         return self.default_days is None and all(f.retention_days is None for f in self._catalog.forms.values())
+
+    @property
+    def idle(self) -> bool:
+        """True when the job has nothing to do: nothing to purge, and no rewritten rows to reclaim."""
+        return self.keeps_everything and not self.redacts
 
     def scopes(self, now: datetime) -> list[tuple[PurgeScope, str]]:
         """What to purge now, and the age each audit line names: each form with its own retention, then every
@@ -55,15 +65,16 @@ class RetentionJob:
         return found
 
     async def run_once(self, now: datetime | None = None) -> dict[str, Counts]:
-        """One pass: purge every scope, audit it, and reclaim the space if anything went; return what went."""
+        """One pass: purge every scope, audit it, and reclaim the space if anything went (or rows may have been
+        rewritten by redaction); return what went."""
         now = now or utc_now()
         deleted: dict[str, Counts] = {}
         for scope, age in self.scopes(now):
             add_counts(deleted, await purge(self._sessions, scope, on_batch=PurgeRecorder(self.actor, age, now)))
         if deleted:
             log.info("retention: purged %s", "; ".join(f"{form_id}: {counts}" for form_id, counts in deleted.items()))
-            if self._engine is not None:
-                await reclaim(self._engine)
+        if (deleted or self.redacts) and self._engine is not None:
+            await reclaim(self._engine)
         return deleted
 
     def start(self, first_delay: float = FIRST_DELAY, interval: float = INTERVAL) -> None:

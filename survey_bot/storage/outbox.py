@@ -18,8 +18,8 @@ from sqlalchemy.orm import aliased
 from survey_bot.storage import statements as sql
 from survey_bot.storage.models import Command, DispatcherProcess, Response
 
-__all__ = ["LIVE_LEASE", "CallFacts", "Request", "call_facts", "claim_due", "command_id_for", "command_rows", "enqueue",
-           "existing_command_ids", "mark_done", "mark_many_done", "release_for_retry"]
+__all__ = ["LIVE_LEASE", "CallFacts", "Request", "call_facts", "claim_due", "clear_arguments", "command_id_for",
+           "command_rows", "enqueue", "existing_command_ids", "mark_done", "mark_many_done", "release_for_retry"]
 
 COMMAND_NAMESPACE = uuid.UUID("6f1f8a52-52b1-4d0c-9a43-6c0f1ad3c2e1")
 
@@ -140,3 +140,9 @@ async def release_for_retry(session: AsyncSession, command_id: str, outcome: str
         update(Command).where(Command.command_id == command_id)
         .values(status="pending", outcome=outcome, claimed_at=not_before)
     )
+
+
+async def clear_arguments(session: AsyncSession, command_ids: Sequence[str]) -> None:
+    """Forget the arguments of commands done with (sealed ones, that may hold a sensitive answer)."""
+    if command_ids:
+        await session.execute(update(Command).where(Command.command_id.in_(list(command_ids))).values(arguments={}))

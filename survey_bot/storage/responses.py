@@ -19,7 +19,14 @@ from survey_bot.flow.state import STATE_FIELDS, CallState
 from survey_bot.storage import statements as sql
 from survey_bot.storage.records import IDENTITY_FIELDS, ResponseRecord
 from survey_bot.storage.response_cache import ResponseCache
-from survey_bot.storage.sealing import open_answers, open_attempts, seal_answers, seal_attempts
+from survey_bot.storage.sealing import (
+    open_answers,
+    open_attempts,
+    open_readback,
+    seal_answers,
+    seal_attempts,
+    seal_readback,
+)
 
 __all__ = ["changed_fields", "insert_responses", "insert_row", "link_dialled_call", "load_records", "update_row"]
 
@@ -60,6 +67,7 @@ def _record_of(row: Any) -> ResponseRecord:
         setattr(state, name, getattr(row, name))
     # the flow holds plain values; sealing is this module's
     state.answers, state.keypad_attempts = open_answers(state.answers), open_attempts(state.keypad_attempts)
+    state.readback = open_readback(state.readback)
     return ResponseRecord(**{name: getattr(row, name) for name in IDENTITY_FIELDS}, state=state)
 
 
@@ -69,6 +77,8 @@ def _values(record: ResponseRecord, names: Iterable[str]) -> dict[str, Any]:
         values["answers"] = seal_answers(values["answers"], record.sensitive)
     if "keypad_attempts" in values and record.sensitive:
         values["keypad_attempts"] = seal_attempts(values["keypad_attempts"], record.sensitive)
+    if "readback" in values and record.sensitive:
+        values["readback"] = seal_readback(values["readback"], record.sensitive)
     values.update((name, getattr(record, name)) for name in _CALL_FIELDS)
     return values
 

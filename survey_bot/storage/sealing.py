@@ -22,7 +22,8 @@ from survey_bot.errors import ConfigError
 from survey_bot.forms.sensitive import MASK, mask
 
 __all__ = ["PREFIX", "SealError", "generate_key", "install", "installed", "is_sealed", "masked_attempts",
-           "open_answers", "open_attempts", "seal_answers", "seal_attempts", "shown_answers"]
+           "open_answers", "open_arguments", "open_attempts", "open_readback", "seal_answers", "seal_arguments",
+           "seal_attempts", "seal_readback", "sealed_arguments", "shown_answers"]
 
 PREFIX = "fernet:"
 Shown = Literal["mask", "omit", "reveal"]
@@ -107,6 +108,36 @@ def _open(value: Any) -> Any:
     except InvalidToken:
         raise SealError("a sensitive answer does not open with SURVEY_BOT_DATA_KEY: after a rotation keep the old "
                         "key after the new one (newest first) until nothing sealed with it is left") from None
+
+
+def seal_readback(readback: Any, names: Collection[str]) -> Any:
+    """A read-back awaiting its 1 or 2 as stored: the value of a sensitive field sealed."""
+    if isinstance(readback, dict) and readback.get("field") in names and readback.get("value") is not None \
+            and not is_sealed(readback["value"]):
+        return {**readback, "value": _seal(readback["value"])}
+    return readback
+
+
+def open_readback(readback: Any) -> Any:
+    """A stored read-back with its sealed value opened."""
+    if isinstance(readback, dict) and is_sealed(readback.get("value")):
+        return {**readback, "value": _open(readback["value"])}
+    return readback
+
+
+def seal_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A command's arguments as the outbox keeps them when they may hold a sensitive answer: one sealed value."""
+    return {"sealed": _seal(dict(arguments))}
+
+
+def sealed_arguments(arguments: Any) -> bool:
+    """Whether outbox arguments are sealed (to open before sending, and to clear once sent)."""
+    return isinstance(arguments, dict) and len(arguments) == 1 and is_sealed(arguments.get("sealed"))
+
+
+def open_arguments(arguments: Any) -> Any:
+    """Outbox arguments as the provider is sent them (sealed ones opened)."""
+    return _open(arguments["sealed"]) if sealed_arguments(arguments) else arguments
 
 
 def open_answers(answers: Mapping[str, Any]) -> dict[str, Any]:

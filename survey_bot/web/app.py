@@ -134,7 +134,7 @@ async def startup() -> None:
                                       settings.call_silence_timeout)
         app_state.watchdog.start()
         retention = RetentionJob(app_state.sessions, app_state.catalog, settings.retention_days, app_state.engine)
-        if not retention.keeps_everything:
+        if not retention.idle:
             app_state.retention = retention
             retention.start()
 

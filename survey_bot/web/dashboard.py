@@ -29,8 +29,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey_bot.errors import ScenarioError
+from survey_bot.reports.audit import audit_page
 from survey_bot.reports.export import UnknownFormError
-from survey_bot.reports.read_model import forms_overview, response_detail
+from survey_bot.reports.read_model import CursorError, forms_overview, response_detail
 from survey_bot.utc import now as utc_now
 from survey_bot.vocabulary import OUTCOME_LABELS, SOURCE_LABELS, STATUSES
 from survey_bot.web import dashboard_report as views
@@ -54,6 +55,9 @@ class DashboardSessionInterface(SecureCookieSessionInterface):
         """Secure when configured so, when this request is HTTPS, or when a trusted proxy says it was."""
         return bool(super().get_cookie_secure(app) or request.scheme in ("https", "wss")
                     or throttle.forwarded_https(app))
+
+
+AUDIT_PAGE = 50  # audit lines per page
 
 
 def init_app(app: Quart) -> None:
@@ -217,6 +221,17 @@ async def response(response_id: str) -> Reply:
         return await page("dashboard_error.html", 404, title="No such response",
                           message=f"No response has the id {response_id!r}.")
     return await page("dashboard_response.html", detail=detail, titles={a.name: a.title for a in detail.fields})
+
+
+@blueprint.get("/audit")
+async def audit() -> Reply:
+    """The audit log, newest first: who purged or exported sensitive answers, when, which form, how many rows."""
+    try:
+        async with state(current_app).sessions() as db:
+            lines = await audit_page(db, AUDIT_PAGE, request.args.get("cursor", ""))
+    except CursorError as exc:
+        return await page("dashboard_error.html", 400, title="Page not found", message=str(exc))
+    return await page("dashboard_audit.html", lines=lines)
 
 
 @blueprint.get("/live")
