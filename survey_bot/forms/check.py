@@ -34,10 +34,11 @@ __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", 
 # A provider's own checks of a form document: (JSON pointer, message) for each problem found.
 ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
-ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days"})
+ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days", "x-fhir-questionnaire"})
 
 
-FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive"})
+FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive", "x-fhir-linkId",
+                        "x-fhir-system", "x-fhir-answer"})
 
 
 MAX_SPEECH = 3000
