@@ -1,4 +1,5 @@
-"""`survey-bot export FORM_ID`: a form's responses as CSV or NDJSON, to stdout or a file (with progress)."""
+"""`survey-bot export FORM_ID`: a form's responses as CSV, NDJSON or FHIR QuestionnaireResponses (NDJSON), to stdout
+or a file (with progress)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from survey_bot.reports.export import (
     ndjson_chunks,
     plan_export,
 )
+from survey_bot.reports.fhir_export import audit_fhir_export, fhir_chunks, fhir_selection
 from survey_bot.runtime import load_form_file, running
 from survey_bot.storage.models import FormVersion
 from survey_bot.utc import typed_utc
@@ -43,11 +45,13 @@ RAW_WARNING = ("survey-bot: --raw: formula-like cells (starting with = + - @, or
 
 def add_parser(commands: Commands) -> None:
     """Register `export`."""
-    export = commands.add_parser("export", help="export a form's responses as CSV or NDJSON",
+    export = commands.add_parser("export", help="export a form's responses as CSV, NDJSON or FHIR",
                                  description=__doc__)
     export.add_argument("form_id", nargs="?", help="the form whose responses to export (its id: the file name "
                                                    "without .json)")
-    export.add_argument("--format", choices=["csv", "ndjson"], default="csv", help="(default: %(default)s)")
+    export.add_argument("--format", choices=["csv", "ndjson", "fhir"], default="csv",
+                        help="fhir: one FHIR R4 QuestionnaireResponse per line (failed responses left out) "
+                             "(default: %(default)s)")
     export.add_argument("--out", metavar="PATH", help="write to PATH (default: stdout; with --out a progress bar shows "
                                                       "on a terminal); the database is $SURVEY_BOT_DATABASE_URL")
     export.add_argument("--status", nargs="+", action="extend", metavar="S", default=[],
@@ -97,8 +101,12 @@ def _timestamp(text: str) -> datetime:
 
 
 def _export(args: argparse.Namespace) -> int:
-    if args.format == "ndjson" and (args.excel or args.raw or args.with_sources):
+    if args.format != "csv" and (args.excel or args.raw or args.with_sources):
         print("survey-bot: --excel, --raw and --with-sources apply to --format csv only", file=sys.stderr)
+        return 2
+    if args.format == "fhir" and args.labels:
+        print("survey-bot: --labels does not apply to --format fhir (a choice's code and display are both "
+              "written)", file=sys.stderr)
         return 2
     if args.out is not None:
         check_writable(Path(args.out), "--out")
@@ -126,14 +134,18 @@ async def run_export(args: argparse.Namespace, selection: ResponseFilter) -> int
                 raise ConfigError(f"{exc} (known forms: {known or 'none'})") from None
         if args.include_sensitive:
             plan = dataclasses.replace(plan, include_sensitive=True)
-            await audit_sensitive_export(engine, selection, os_actor(), args.format)
+            if args.format == "fhir":
+                await audit_fhir_export(engine, selection, os_actor())
+            else:
+                await audit_sensitive_export(engine, selection, os_actor(), args.format)
         if args.out is None:
             await _write(args, engine, plan, selection, sys.stdout.buffer, _ProgressBar(None, 0))
             return 0
         # Opened only once the form is known. Blocking writes are fine: this loop runs nothing else.
         with open(args.out, "wb") as out:  # noqa: ASYNC230
             terminal = sys.stderr if sys.stderr.isatty() else None
-            total = await count_responses(engine, selection) if terminal is not None else 0
+            counted = fhir_selection(selection) if args.format == "fhir" else selection
+            total = await count_responses(engine, counted) if terminal is not None and counted else 0
             await _write(args, engine, plan, selection, out, _ProgressBar(terminal, total))
     return 0
 
@@ -147,7 +159,9 @@ def _document(folder: Path, form_id: str) -> Mapping[str, Any] | None:
 async def _write(args: argparse.Namespace, engine: AsyncEngine, plan: ExportPlan, selection: ResponseFilter,
                  out: BinaryIO, bar: _ProgressBar) -> None:
     chunks: AsyncIterator[str]
-    if args.format == "ndjson":
+    if args.format == "fhir":
+        chunks = fhir_chunks(engine, plan, selection, progress=bar.advance)
+    elif args.format == "ndjson":
         chunks = ndjson_chunks(engine, plan, selection, labels=args.labels, progress=bar.advance)
     else:
         chunks = csv_chunks(engine, plan, selection, with_sources=args.with_sources, excel=args.excel,

@@ -38,11 +38,11 @@ __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", 
 ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days", "x-locales", "x-title",
-                       "x-description", "x-language-menu", "x-phrases"})
+                       "x-description", "x-language-menu", "x-phrases", "x-fhir-questionnaire"})
 
 
 FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive", "x-title",
-                        "x-description"})
+                        "x-description", "x-fhir-linkId", "x-fhir-system", "x-fhir-answer"})
 
 
 MAX_SPEECH = 3000

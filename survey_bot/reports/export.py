@@ -137,7 +137,7 @@ async def plan_export(connection: AsyncConnection, selection: ResponseFilter,
             logic[version_id] = rules
         labels[version_id] = {locale: field_labels(document, locale) for locale in locales_of(document)}
     return ExportPlan(selection.form_id, tuple(names), {row.id: row.version for row in stored}, logic, labels,
-                      frozenset(sensitive))
+                      frozenset(sensitive), documents=dict(documents))
 
 
 async def audit_sensitive_export(engine: AsyncEngine, selection: ResponseFilter, actor: str, kind: str) -> int:

@@ -47,6 +47,7 @@ class ExportPlan:
     labels: Mapping[int | None, Mapping[str, Mapping[str, Mapping[str, str]]]] = field(default_factory=dict)
     sensitive: frozenset[str] = frozenset()  # x-sensitive fields in any version used: left out unless included
     include_sensitive: bool = False  # --include-sensitive / include_sensitive=true (audited by the caller)
+    documents: Mapping[int | None, Any] = field(default_factory=dict)  # version -> its form document (FHIR's items)
 
     _dropped: dict[tuple[int, Relevance], tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 

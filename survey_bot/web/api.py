@@ -25,6 +25,7 @@ from survey_bot.web.api_models import (
     CallRequest,
     CsvExportQuery,
     ExportQuery,
+    FhirExportQuery,
     ResponsesQuery,
     SelectionQuery,
 )
@@ -167,6 +168,15 @@ async def export_ndjson(form_id: str, query_args: ExportQuery) -> Response:
     return await _download(_selection(form_id, query_args), "ndjson", query_args)
 
 
+@blueprint.get("/forms/<form_id>/export.fhir.ndjson")
+@validate_querystring(FhirExportQuery)
+@streams("application/fhir+ndjson")
+async def export_fhir(form_id: str, query_args: FhirExportQuery) -> Response:
+    """Download a form's responses as FHIR R4 QuestionnaireResponses, streamed: one per line (failed responses,
+    which hold no answers, are left out)."""
+    return await _download(_selection(form_id, query_args), "fhir", query_args)
+
+
 @blueprint.get("/responses/<response_id>")
 @validate_response(ResponseDetail)
 async def get_response(response_id: str) -> ResponseDetail:
@@ -201,10 +211,11 @@ def _selection(form_id: str, query: SelectionQuery) -> ResponseFilter:
     return ResponseFilter(form_id, tuple(query.status), query.since, query.until)
 
 
-async def _download(selection: ResponseFilter, kind: str, query: ExportQuery,
+async def _download(selection: ResponseFilter, kind: str, query: ExportQuery | FhirExportQuery,
                     options: CsvOptions | None = None) -> Response:
     try:
-        return await export_download(state(current_app), selection, kind, options, labels=query.labels,
+        return await export_download(state(current_app), selection, kind, options,
+                                     labels=isinstance(query, ExportQuery) and query.labels,
                                      sensitive_for=request_actor() if query.include_sensitive else None)
     except UnknownFormError as exc:
         raise ApiError(404, "not_found", str(exc)) from None

@@ -19,6 +19,7 @@ __all__ = [
     "CsvExportQuery",
     "Error",
     "ExportQuery",
+    "FhirExportQuery",
     "FieldProblem",
     "ResponsesQuery",
     "SelectionQuery",
@@ -99,6 +100,14 @@ class ExportQuery(SelectionQuery):
     include_sensitive: bool = Field(False, description="include the answers of x-sensitive fields (default: left "
                                                        "out: an empty CSV cell, no NDJSON key); each such export "
                                                        "is recorded in the audit log (export_sensitive)")
+
+
+class FhirExportQuery(SelectionQuery):
+    """Which responses, for a FHIR export (a choice is written with its code and its display: no labels option)."""
+
+    include_sensitive: bool = Field(False, description="include the answers of x-sensitive fields (default: left "
+                                                       "out: no item); each such export is recorded in the audit "
+                                                       "log (export_sensitive)")
 
 
 class CsvExportQuery(ExportQuery):
