@@ -3,7 +3,7 @@ redelivery; behind the admin token like the rest of /api (the same checks run fi
 
 from __future__ import annotations
 
-from quart import Blueprint, current_app
+from quart import Blueprint, Response, current_app, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from survey_bot.jobs.webhook_targets import TargetError, resolve_target
@@ -26,7 +26,14 @@ __all__ = ["blueprint"]
 
 blueprint = Blueprint("webhooks_api", __name__, url_prefix="/api/webhooks")
 blueprint.before_request(require_token)
-blueprint.before_request(require_json)
+
+
+@blueprint.before_request
+async def require_json_body() -> tuple[Response, int] | None:
+    """The API's JSON check for a request with a body (rotate-secret and redeliver take none)."""
+    if not await request.get_data(cache=True, as_text=False, parse_form_data=False):
+        return None
+    return await require_json()
 
 
 @blueprint.post("")
