@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from server_process import free_port
 from sqlalchemy import func, select
 from webhook_receiver import Receiver
@@ -25,9 +24,8 @@ from survey_bot.sandbox.scenario_file import load_scenario_file
 from survey_bot.sandbox.simulate import play_call
 from survey_bot.sandbox.stack import Stack, running_stack
 from survey_bot.serving.embedded import serve_asgi
-from survey_bot.storage.engine import make_engine, make_sessionmaker
-from survey_bot.storage.webhook_models import WebhookDelivery
 from survey_bot.storage.webhook_endpoints import add_endpoint as store_endpoint
+from survey_bot.storage.webhook_models import WebhookDelivery
 from survey_bot.storage.webhook_outbox import UPDATED, enqueue_event
 from survey_bot.utc import now as utc_now
 from survey_bot.web.state import state
@@ -62,7 +60,7 @@ async def deliveries(stack: Stack, endpoint: str) -> list[dict[str, Any]]:
     return items
 
 
-async def attempted(stack: Stack, endpoint: str, count: int, timeout: float = 15) -> list[dict[str, Any]]:  # noqa: ASYNC109
+async def attempted(stack: Stack, endpoint: str, count: int, timeout: float = 15) -> list[dict[str, Any]]:
     """Wait until the endpoint has `count` deliveries, each attempted at least once; return them."""
     deadline = time.monotonic() + timeout
     while True:
@@ -174,3 +172,35 @@ async def test_private_addresses_are_refused_without_the_setting(database_url: s
     assert receiver.received == []
     (attempt, *_) = log[0]["attempts"]
     assert attempt["status_code"] is None and "SURVEY_BOT_WEBHOOKS_ALLOW_PRIVATE" in attempt["error"], attempt
+
+
+async def test_response_updated_is_coalesced_and_two_workers_send_each_event_once(database_url: str) -> None:
+    receiver = Receiver(delay=0.3)
+    async with serve_asgi(receiver.app()) as receiver_url, running_stack(database_url, overrides()) as stack:
+        app_state = state(stack.app)
+        assert app_state.webhooks is not None
+        await app_state.webhooks.stop()  # this test's own workers deliver
+        _endpoint, secret = await add_endpoint(stack, f"{receiver_url}/hook",
+                                               events=["response.completed", "response.partial",
+                                                       "response.abandoned", UPDATED])
+        statuses = await play_scenarios(stack)  # every answer heard changes a response
+        async with app_state.sessions() as session:
+            pending = Counter((await session.execute(
+                select(WebhookDelivery.response_id).where(WebhookDelivery.event_type == UPDATED))).scalars())
+            total = await session.scalar(select(func.count()).select_from(WebhookDelivery))
+        assert pending == dict.fromkeys(statuses, 1)  # one response.updated waiting per response, not one per change
+        assert total == 6
+        workers = [WebhookJob(app_state.sessions, renderer(app_state.engine), (60.0,), allow_private=True)
+                   for _ in range(2)]
+        try:
+            sent = await asyncio.gather(*(w.run_once() for w in workers))
+        finally:
+            for worker in workers:
+                await worker.stop()
+        events = receiver.delivered(secret)  # (raises if one webhook-id was acknowledged twice)
+        export = await api(stack, "GET", "/api/forms/customer_satisfaction/export.ndjson")
+    assert sum(sent) == 6 and len(receiver.received) == 6 and len(events) == 6, (sent, len(receiver.received))
+    exported = {row["response_id"]: row for row in map(json.loads, export.text.splitlines())}
+    updates = [e["data"] for e in events.values() if e["type"] == UPDATED]
+    assert sorted(u["response_id"] for u in updates) == sorted(statuses)
+    assert all(update == exported[update["response_id"]] for update in updates)  # the latest answers

@@ -39,6 +39,7 @@ class Receiver:
     """Keeps what it receives; `answer` is the status it replies with."""
 
     answer: int = 204
+    delay: float = 0.0  # seconds before answering (a slow receiver)
     received: list[Received] = field(default_factory=list)
 
     def app(self) -> Quart:
@@ -47,6 +48,7 @@ class Receiver:
         @app.post("/hook")
         async def hook() -> tuple[str, int]:
             headers = {k.lower(): v for k, v in request.headers.items()}
+            await asyncio.sleep(self.delay)
             self.received.append(Received(headers, await request.get_data(as_text=False), self.answer))
             return "", self.answer
 
@@ -61,7 +63,7 @@ class Receiver:
                 found[item.webhook_id] = item.verified(secret)
         return found
 
-    async def wait_for(self, secret: str, count: int, timeout: float = 20.0) -> dict[str, dict[str, Any]]:  # noqa: ASYNC109
+    async def wait_for(self, secret: str, count: int, timeout: float = 20.0) -> dict[str, dict[str, Any]]:
         """Wait until `count` distinct events were acknowledged; return them."""
         deadline = time.monotonic() + timeout
         while len(found := self.delivered(secret)) < count:
