@@ -102,7 +102,7 @@ async def _list(runtime: Runtime, args: argparse.Namespace) -> int:
 async def _remove(runtime: Runtime, args: argparse.Namespace) -> int:
     async with runtime.sessions() as session, session.begin():
         if not await store.remove_endpoint(session, args.id):
-            raise ConfigError(f"no webhook endpoint {args.id!r} (see `survey-bot webhooks list`)")
+            raise _unknown(args.id)
     print(f"removed {args.id}")
     return 0
 
@@ -111,7 +111,7 @@ async def _rotate(runtime: Runtime, args: argparse.Namespace) -> int:
     async with runtime.sessions() as session, session.begin():
         secret = await store.rotate_secret(session, args.id)
     if secret is None:
-        raise ConfigError(f"no webhook endpoint {args.id!r} (see `survey-bot webhooks list`)")
+        raise _unknown(args.id)
     print("the next attempt is signed with the new secret; keep it: it is not shown again")
     print(f"{args.id} {secret}")
     return 0
@@ -123,7 +123,7 @@ async def _deliveries(runtime: Runtime, args: argparse.Namespace) -> int:
     async with runtime.sessions() as session:
         found = await store.delivery_log(session, args.id, args.limit)
     if found is None:
-        raise ConfigError(f"no webhook endpoint {args.id!r} (see `survey-bot webhooks list`)")
+        raise _unknown(args.id)
     views = [delivery_view(log) for log in found]
     if args.json:
         _print_json([v.model_dump(mode="json") for v in views])
@@ -144,6 +144,10 @@ async def _redeliver(runtime: Runtime, args: argparse.Namespace) -> int:
         raise ConfigError(f"no webhook delivery {args.delivery_id!r} (see `survey-bot webhooks deliveries ID`)")
     print(f"{delivery.id} ({delivery.event_type}) is due now; the running server sends it")
     return 0
+
+
+def _unknown(endpoint_id: str) -> ConfigError:
+    return ConfigError(f"no webhook endpoint {endpoint_id!r} (see `survey-bot webhooks list`)")
 
 
 def _print_json(value: Any) -> None:
