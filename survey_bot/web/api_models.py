@@ -121,7 +121,8 @@ class EndpointRequest(_Closed):
 
     url: str = Field(min_length=1, max_length=2000, description="https:// URL of the receiver")
     events: list[EventName] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)  # type: ignore[arg-type]
-    include_sensitive: bool = Field(False, description="include x-sensitive answers (recorded in the audit log)")
+    include_sensitive: bool = Field(False, strict=True,
+                                    description="include x-sensitive answers (recorded in the audit log)")
 
 
 class DeliveriesQuery(_Closed):
