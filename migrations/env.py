@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from survey_bot.config import Settings
 from survey_bot.storage.base import Base
 from survey_bot.storage.engine import is_sqlite, make_engine
-from survey_bot.storage import campaign_models, models  # noqa: F401  (registers the tables on Base.metadata)
+from survey_bot.storage import campaign_models, models, webhook_models  # noqa: F401  (registers the tables on Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata

@@ -16,6 +16,8 @@ from survey_bot.errors import ConfigError
 __all__ = ["DISPATCHER_MODES", "ENVIRONMENT", "Settings", "default_forms_dir", "shipped_folder"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///survey_bot.db"
+# Exponential backoff over more than 24 h: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h.
+DEFAULT_RETRY_SCHEDULE = "5,30,120,600,1800,3600,7200,14400,28800,43200"
 
 
 def default_forms_dir() -> Path:
@@ -68,6 +70,10 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
      "comma-separated Fernet keys, newest first, encrypting x-sensitive answers (`survey-bot keys generate`); "
      "required by `serve` when a form has sensitive fields; keep an old key after the new one until rotated"),
     ("log_format", "SURVEY_BOT_LOG_FORMAT", "text", "`text`, or `json`: one JSON object per line with the call's ids"),
+    ("webhooks_allow_private", "SURVEY_BOT_WEBHOOKS_ALLOW_PRIVATE", "",
+     "`1`: outbound webhooks may go to loopback and private addresses (tests, an EHR on the premises)"),
+    ("webhooks_retry_schedule", "SURVEY_BOT_WEBHOOKS_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE,
+     "comma-separated seconds between an outbound webhook's attempts (default: 10 retries over about 28 h)"),
 )
 DISPATCHER_MODES = ("process", "inline")
 
@@ -100,11 +106,14 @@ class Settings:
     log_format: str = "text"
     retention_days: int | None = None  # None: keep forever
     data_key: str = ""  # SURVEY_BOT_DATA_KEY (secret): keys of the sensitive answers, newest first
+    webhooks_allow_private: bool = False
+    webhooks_retry_schedule: str = DEFAULT_RETRY_SCHEDULE
 
     def __post_init__(self) -> None:
         if self.retention_days is not None and self.retention_days < 0:
             raise ConfigError(f"SURVEY_BOT_RETENTION_DAYS={self.retention_days} is negative: give a number of days "
                               "(0 or more), or leave it unset to keep responses forever")
+        self.retry_schedule  # noqa: B018  (refuse a bad SURVEY_BOT_WEBHOOKS_RETRY_SCHEDULE at once)
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +130,18 @@ class Settings:
         if overrides:
             settings = replace(settings, **dict(overrides))
         return settings
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...]:
+        """SURVEY_BOT_WEBHOOKS_RETRY_SCHEDULE: the seconds to wait before each retry of an outbound webhook."""
+        try:
+            waits = tuple(float(part) for part in self.webhooks_retry_schedule.split(","))
+        except ValueError:
+            waits = ()
+        if not waits or any(not 0 <= wait < 10 * 86400 for wait in waits):
+            raise ConfigError(f"SURVEY_BOT_WEBHOOKS_RETRY_SCHEDULE={self.webhooks_retry_schedule!r}: give "
+                              "comma-separated seconds between attempts, e.g. 5,30,120 (each 0 to 864000)")
+        return waits
 
     @property
     def forms_path(self) -> Path:

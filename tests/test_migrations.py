@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from survey_bot.errors import DatabaseNotReady
-from survey_bot.storage import campaign_models  # noqa: F401  (registers the campaign tables)
+from survey_bot.storage import campaign_models, webhook_models  # noqa: F401  (registers their tables)
 from survey_bot.storage.base import Base
 from survey_bot.storage.engine import make_engine
 from survey_bot.storage.migrate import alembic_config, ensure_at_head, head_revision, upgrade

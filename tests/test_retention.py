@@ -33,6 +33,7 @@ from survey_bot.storage.purge import PurgeScope, count_purge, purge
 
 REPO = Path(__file__).resolve().parent.parent
 SURVEY, INTAKE = "customer_satisfaction", "appointment_intake"
+NO_HOOKS = {"webhook_deliveries": 0, "webhook_attempts": 0}  # outbound webhooks: none in these tests
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SURVEY_BOT = [sys.executable, "-m", "survey_bot"]
 
@@ -91,7 +92,7 @@ async def test_purge_by_age_and_form_takes_events_and_commands_and_nothing_else(
         db.add(WebhookEvent(id="stray", event_type="call.initiated", received_at=NOW, body="{}", state="ignored"))
 
     done = await purge(sessions, PurgeScope(NOW - timedelta(days=30), form_id=SURVEY))
-    assert done == {SURVEY: {"responses": 1, "webhook_events": 3, "commands": 2}}
+    assert done == {SURVEY: {"responses": 1, "webhook_events": 3, "commands": 2, **NO_HOOKS}}
     assert await response_ids(sessions) == {new_survey, old_intake}
     assert await remaining(sessions) == {"responses": 2, "webhook_events": 2 + 2 + 1, "commands": 2}
     async with sessions() as db:
@@ -100,14 +101,15 @@ async def test_purge_by_age_and_form_takes_events_and_commands_and_nothing_else(
             select(Command).where(Command.response_id == old_survey))).all()
 
     done = await purge(sessions, PurgeScope(NOW - timedelta(days=30)))  # every form
-    assert done == {INTAKE: {"responses": 1, "webhook_events": 2, "commands": 1}}
+    assert done == {INTAKE: {"responses": 1, "webhook_events": 2, "commands": 1, **NO_HOOKS}}
     assert await response_ids(sessions) == {new_survey}
 
 
 async def test_a_call_still_in_progress_is_never_purged(sessions: async_sessionmaker[AsyncSession]) -> None:
     live = await add(sessions, SURVEY, 40, status="in_progress")
     gone = await add(sessions, SURVEY, 40, status="abandoned")
-    assert await purge(sessions, PurgeScope(NOW)) == {SURVEY: {"responses": 1, "webhook_events": 2, "commands": 1}}
+    assert await purge(sessions, PurgeScope(NOW)) == {
+        SURVEY: {"responses": 1, "webhook_events": 2, "commands": 1, **NO_HOOKS}}
     assert await response_ids(sessions) == {live} and gone != live
 
 
@@ -122,8 +124,8 @@ async def test_a_dry_run_counts_exactly_what_the_purge_then_deletes(sessions: as
     before = await remaining(sessions)
     assert before["responses"] == 5  # the dry run deleted nothing
     assert await purge(sessions, scope, batch=2) == counted  # in batches of 2 responses
-    assert counted == {SURVEY: {"responses": 3, "webhook_events": 3 + 1 + 2, "commands": 1 + 0 + 0},
-                       INTAKE: {"responses": 1, "webhook_events": 5, "commands": 0}}
+    assert counted == {SURVEY: {"responses": 3, "webhook_events": 3 + 1 + 2, "commands": 1 + 0 + 0, **NO_HOOKS},
+                       INTAKE: {"responses": 1, "webhook_events": 5, "commands": 0, **NO_HOOKS}}
     assert await remaining(sessions) == {"responses": 1, "webhook_events": 2, "commands": 1}
 
 
@@ -141,7 +143,7 @@ async def test_two_purges_at_once_delete_each_row_once_and_count_it_once(databas
             for counts in result.values():
                 for table, n in counts.items():
                     total[table] = total.get(table, 0) + n
-        assert total == {"responses": 40, "webhook_events": 80, "commands": 40}
+        assert total == {"responses": 40, "webhook_events": 80, "commands": 40, **NO_HOOKS}
         assert await remaining(first) == {"responses": 1, "webhook_events": 2, "commands": 1}
     finally:
         for engine in engines:
@@ -162,9 +164,9 @@ async def test_the_retention_job_prefers_the_forms_x_retention_days_to_the_setti
     engine = sessions.kw["bind"]  # the job reclaims the space (VACUUM, or SQLite's checkpoint) after deleting
     job = RetentionJob(sessions, catalog_with_retention({SURVEY: 7}), default_days=30, engine=engine)
     done = await job.run_once(NOW)
-    assert done == {SURVEY: {"responses": 1, "webhook_events": 2, "commands": 1},
-                    INTAKE: {"responses": 1, "webhook_events": 2, "commands": 1},
-                    "retired_form": {"responses": 1, "webhook_events": 2, "commands": 1}}
+    assert done == {SURVEY: {"responses": 1, "webhook_events": 2, "commands": 1, **NO_HOOKS},
+                    INTAKE: {"responses": 1, "webhook_events": 2, "commands": 1, **NO_HOOKS},
+                    "retired_form": {"responses": 1, "webhook_events": 2, "commands": 1, **NO_HOOKS}}
     assert await response_ids(sessions) == {survey_3, intake_10}
     assert not {survey_10, intake_40, gone_form} & await response_ids(sessions)
     async with sessions() as db:

@@ -36,11 +36,13 @@ from survey_bot.storage.form_versions import form_of_version, form_version_id
 from survey_bot.storage.records import ResponseRecord, new_record
 from survey_bot.storage.response_cache import ResponseCache
 from survey_bot.storage.webhook_events import event_row, recorded_event_ids
+from survey_bot.storage.webhook_outbox import ResponseChange, enqueue_response_changes
 from survey_bot.telephony.arguments import telnyx_request
 
 __all__ = ["Outcome", "handle_batch", "handle_event"]
 
 log = logging.getLogger(__name__)
+_REPORTED = frozenset({"status", "answers", "sources"})  # what outbound webhooks report (response.*)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class _Batch:
     writes: BatchWrites = field(default_factory=BatchWrites)
     due: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (result index, command rows)
     redactions: Redactions = field(default_factory=Redactions)  # responses with sensitive fields (intake.redacting)
+    changes: list[ResponseChange] = field(default_factory=list)  # for the outbound webhooks, in event order
 
     def keep(self, record: ResponseRecord, changed: set[str], *, new: bool = False,
              linked: bool = False) -> None:
@@ -130,6 +133,7 @@ async def handle_batch(session: AsyncSession, events: Sequence[Event], catalog: 
     await _queue_commands(session, batch, results)
     for record in await batch.redactions.apply(session, batch.writes, batch.by_id):
         batch.keep(record, {"message_history"})
+    await enqueue_response_changes(session, batch.changes, datetime.now(UTC))  # committed with the change
     await write_batch(session, batch.writes)
     if cache is not None:
         cache.stage(batch.by_id.values())
@@ -164,9 +168,13 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     if form.sensitive_names:
         batch.redactions.watch(record, form)
         body = keypad_body(event, record.state, form)
+    old_status = record.state.status
     decision = next_commands(event, record.state, form, now)
     form = stored.for_locale(decision.state.locale)  # the commands speak the call's locale (a menu may choose it)
     changed = responses.changed_fields(record.state, decision.state)
+    if changed & _REPORTED:
+        batch.changes.append(ResponseChange(record.id, old_status, decision.state.status,
+                                            bool(changed & {"answers", "sources"})))
     record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at,
                                  sensitive=form.sensitive_names)
     batch.keep(record, changed, linked=linked)

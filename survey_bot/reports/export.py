@@ -67,12 +67,14 @@ class UnknownFormError(LookupError):
 
 @dataclass(frozen=True)
 class ResponseFilter:
-    """Which responses of a form: any of `statuses` (all when empty), started in [since, until)."""
+    """Which responses of a form: any of `statuses` (all when empty), started in [since, until), among
+    `response_ids` when given (an outbound webhook's one response)."""
 
     form_id: str
     statuses: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    response_ids: tuple[str, ...] = ()
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE conditions selecting these responses."""
@@ -83,6 +85,8 @@ class ResponseFilter:
             found.append(Response.started_at >= as_utc(self.since))
         if self.until is not None:
             found.append(Response.started_at < as_utc(self.until))
+        if self.response_ids:
+            found.append(Response.id.in_(self.response_ids))
         return found
 
 

@@ -18,12 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from survey_bot.storage.audit import PURGE, record_audit, update_audit
 from survey_bot.storage.models import Command, Response, WebhookEvent
+from survey_bot.storage.webhook_models import WebhookAttempt, WebhookDelivery
 from survey_bot.vocabulary import IN_PROGRESS
 
 __all__ = ["ATTACHED", "BATCH", "Counts", "PurgeRecorder", "PurgeScope", "add_counts", "count_purge", "describe",
            "purge", "purge_batch", "reclaim"]
 
-ATTACHED: tuple[type[WebhookEvent] | type[Command], ...] = (WebhookEvent, Command)  # rows with a response_id
+# rows with a response_id (an outbound webhook of a purged response is not sent: its data is gone)
+ATTACHED: tuple[type[WebhookEvent | Command | WebhookDelivery | WebhookAttempt], ...] = (
+    WebhookEvent, Command, WebhookDelivery, WebhookAttempt)
 BATCH = 500  # responses per transaction: short locks, bounded memory
 Counts = dict[str, int]  # table name -> rows: "responses" first, then each ATTACHED table
 OnBatch = Callable[[AsyncSession, dict[str, Counts], dict[str, Counts]], Awaitable[None]]

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from survey_bot.intake.outbound import E164
+from survey_bot.reports.webhook_views import EventName
+from survey_bot.storage.webhook_outbox import DEFAULT_EVENTS
 from survey_bot.utc import typed_utc
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "CallAccepted",
     "CallRequest",
     "CsvExportQuery",
+    "DeliveriesQuery",
+    "EndpointRequest",
     "Error",
     "ExportQuery",
     "FhirExportQuery",
@@ -123,6 +127,21 @@ class ResponsesQuery(SelectionQuery):
 
     limit: int = Field(50, ge=1, le=500)
     cursor: str = Field("", max_length=400, description="next_cursor of the previous page; empty for the first")
+
+
+class EndpointRequest(_Closed):
+    """An outbound webhook receiver to add; its events default to the three final response events."""
+
+    url: str = Field(min_length=1, max_length=2000, description="https:// URL of the receiver")
+    events: list[EventName] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)  # type: ignore[arg-type]
+    include_sensitive: bool = Field(False, strict=True,
+                                    description="include x-sensitive answers (recorded in the audit log)")
+
+
+class DeliveriesQuery(_Closed):
+    """How many of an endpoint's newest deliveries."""
+
+    limit: int = Field(100, ge=1, le=1000)
 
 
 class AuditQuery(_Closed):

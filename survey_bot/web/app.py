@@ -25,9 +25,11 @@ from survey_bot.intake.endpoint import WebhookEndpoint
 from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
 from survey_bot.jobs.retention import RetentionJob
+from survey_bot.jobs.webhooks import WebhookJob
+from survey_bot.reports.webhook_body import renderer
 from survey_bot.runtime import Runtime
 from survey_bot.storage.form_versions import form_version_id
-from survey_bot.web import api, dashboard, openapi
+from survey_bot.web import api, dashboard, openapi, webhooks_api
 from survey_bot.web.scrape import blueprint as metrics_blueprint
 from survey_bot.web.sessions import load_secret_key
 from survey_bot.web.state import KEY, AppState, state
@@ -60,6 +62,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
     intake.on_commit = app_state.wake_dispatcher
     app.extensions[KEY] = app_state
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(webhooks_api.blueprint)  # /api/webhooks, behind the same token
     app.register_blueprint(metrics_blueprint)  # GET /metrics
     openapi.init_openapi(app)
     dashboard.init_app(app)
@@ -137,6 +140,9 @@ async def startup() -> None:
         if not retention.idle:
             app_state.retention = retention
             retention.start()
+        app_state.webhooks = WebhookJob(app_state.sessions, renderer(app_state.engine), settings.retry_schedule,
+                                        settings.webhooks_allow_private)
+        app_state.webhooks.start()
 
 
 async def shutdown() -> None:
@@ -148,6 +154,8 @@ async def shutdown() -> None:
         await app_state.watchdog.stop()
     if app_state.retention is not None:
         await app_state.retention.stop()
+    if app_state.webhooks is not None:
+        await app_state.webhooks.stop()
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
     if app_state.dispatch_process is not None:
