@@ -106,14 +106,14 @@ class ContactReader:
         if len(record) != len(self.header):
             return Rejected(line, f"{len(record)} cells where the header has {len(self.header)} columns")
         row = dict(zip(self.header, record, strict=True))
-        parsed = parse_phone(row["phone"].strip(), self.default_region)
+        parsed = _read_phone(row["phone"].strip(), self.default_region)
         if isinstance(parsed, str):
             return Rejected(line, parsed)
-        number, e164 = parsed
+        e164, derived = parsed
         first = self.seen.get(e164)
         if first is not None:
             return Duplicate(line, e164, first)
-        zones, problem = _zones_of(row.get("timezone", "").strip(), number)
+        zones, problem = _zones_of(row.get("timezone", "").strip(), derived)
         if problem:
             return Rejected(line, problem)
         try:
@@ -127,13 +127,9 @@ class ContactReader:
 
 def parse_phone(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber, str] | str:
     """(the number, its E.164 text), or why the cell is not a number we may dial."""
-    if not text:
-        return "phone is empty"
-    if sum(ch.isdigit() for ch in text) < 3 or any(ch.isalpha() for ch in text.replace("ext", "")):
-        return f"phone {text!r} is not a phone number"
-    if not text.startswith("+") and region is None:
-        return (f"phone {text!r} has no country code: write it as +<country code><number> or give "
-                "--default-region")
+    problem = _shape_problem(text, region)
+    if problem:
+        return problem
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -143,7 +139,49 @@ def parse_phone(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber
     return number, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _zones_of(given: str, number: phonenumbers.PhoneNumber) -> tuple[str, str | None]:
+def _read_phone(text: str, region: str | None) -> tuple[str, tuple[str, ...]] | str:
+    """(E.164, the zones the number may be in) or why it is not a number we may dial: parse_phone and
+    time_zones_for_number in one, finding the number's type once (the library would find it three times, which
+    took most of an import's time: a +1 number is tried against every NANP region each time)."""
+    problem = _shape_problem(text, region)
+    if problem:
+        return problem
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return f"phone {text!r} is not a phone number"
+    kind = phonenumbers.number_type(number)  # UNKNOWN exactly when is_valid_number is False
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        return f"phone {text!r} is not a valid number for its country"
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_number_type_geographical(kind, number.country_code or 0):
+        return e164, tuple(number_zones.time_zones_for_geographical_number(number))
+    return e164, _country_zones(number.country_code or 0)
+
+
+def _shape_problem(text: str, region: str | None) -> str | None:
+    """Why `text` cannot be a dialable number before the library looks at it (None: it may be one)."""
+    if not text:
+        return "phone is empty"
+    if sum(ch.isdigit() for ch in text) < 3 or any(ch.isalpha() for ch in text.replace("ext", "")):
+        return f"phone {text!r} is not a phone number"
+    if not text.startswith("+") and region is None:
+        return (f"phone {text!r} has no country code: write it as +<country code><number> or give "
+                "--default-region")
+    return None
+
+
+@functools.cache
+def _country_zones(country_code: int) -> tuple[str, ...]:
+    """The zones of a country calling code (what the library gives a mobile or other non-geographic number)."""
+    country_level = getattr(number_zones, "_country_level_time_zones_for_number", None)
+    probe = phonenumbers.PhoneNumber(country_code=country_code, national_number=0)
+    if country_level is None:  # (a private helper of the library; its public twin checks validity first)
+        return (_UNKNOWN_ZONE,)
+    return tuple(country_level(probe))
+
+
+def _zones_of(given: str, derived: tuple[str, ...]) -> tuple[str, str | None]:
     """(the contact's IANA zones, comma-separated; a problem or None): the `timezone` cell's zones (several may be
     given, separated by commas), else every zone the number may be in."""
     if given:
@@ -152,10 +190,10 @@ def _zones_of(given: str, number: phonenumbers.PhoneNumber) -> tuple[str, str | 
         if unknown:
             return "", f"timezone {unknown[0]!r} is not an IANA time zone like America/New_York"
         return ",".join(dict.fromkeys(zones)), None
-    derived = [zone for zone in number_zones.time_zones_for_number(number) if zone != _UNKNOWN_ZONE]
-    if not derived:
+    known = [zone for zone in derived if zone != _UNKNOWN_ZONE]
+    if not known:
         return "", "no time zone is known for this number: add a timezone column (IANA, e.g. Europe/Paris)"
-    return ",".join(derived), None
+    return ",".join(known), None
 
 
 def read_contacts(lines: Iterable[str], *, default_region: str | None = None,
@@ -180,7 +218,7 @@ def _rows(reader: ContactReader, records: Any) -> Iterator[Contact | Rejected | 
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ListError(records.line_num, f"not CSV ({exc}): nothing was imported") from None
+            raise ListError(records.line_num, f"not CSV ({exc})") from None
         line, last = last + 1, records.line_num
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # a blank line

@@ -1,4 +1,5 @@
-"""survey-bot's command line: serve, demo, simulate, db upgrade, forms check, call, export, purge, audit, keys."""
+"""survey-bot's command line: serve, demo, simulate, db upgrade, forms check, call, campaign, suppress, export, purge,
+audit, keys."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from survey_bot import __version__
-from survey_bot.cli import audit, call, db, demo, export, forms, keys, purge, serve, simulate
+from survey_bot.cli import audit, call, campaign, db, demo, export, forms, keys, purge, serve, simulate, suppress
 from survey_bot.cli.problems import environment_problem
 from survey_bot.config import Settings
 from survey_bot.errors import ConfigError, DatabaseNotReady, FormError
@@ -15,7 +16,8 @@ from survey_bot.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (serve, demo, simulate, db, forms, call, export, purge, audit, keys)  # each module registers its commands
+# each module registers its commands
+COMMANDS = (serve, demo, simulate, db, forms, call, campaign, suppress, export, purge, audit, keys)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
