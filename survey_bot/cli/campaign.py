@@ -62,16 +62,16 @@ def add_parser(commands: Commands) -> None:
     create.set_defaults(handler=_create)
     for action in ACTIONS:
         verb = verbs.add_parser(action, help=f"{action} a campaign")
-        verb.add_argument("campaign_id", metavar="ID")
+        verb.add_argument("campaign_id", metavar="ID", help="the campaign id `campaign create` printed")
         verb.set_defaults(handler=_transition, action=action)
     status = verbs.add_parser("status", help="contacts by state, attempts, calls in progress, next call, quota")
     report = verbs.add_parser("report", help="final dispositions (AAPOR codes) and response rates")
     for verb, handler in ((status, _status), (report, _report)):
-        verb.add_argument("campaign_id", metavar="ID")
+        verb.add_argument("campaign_id", metavar="ID", help="the campaign id `campaign create` printed")
         verb.add_argument("--json", action="store_true", help="print JSON (default: text)")
         verb.set_defaults(handler=handler)
     export = verbs.add_parser("export", help="one CSV row per contact, then the list's own columns")
-    export.add_argument("campaign_id", metavar="ID")
+    export.add_argument("campaign_id", metavar="ID", help="the campaign id `campaign create` printed")
     export.add_argument("--out", metavar="PATH", help="write to PATH (default: stdout)")
     export.set_defaults(handler=_export)
 
