@@ -96,7 +96,8 @@ async def test_a_list_over_the_upload_bound_is_413_and_a_big_one_under_it_is_tak
 @pytest.mark.parametrize(("options", "body", "status", "detail"), [
     ({"form": "nope"}, "phone\n", 404, "form: no form named 'nope'"),
     ({"window": "20:00-09:00"}, "phone\n", 400, "window: '20:00-09:00' ends before it starts"),
-    ({"retry_after": "4 days"}, "phone\n", 400, "retry_after: '4 days' is not"),
+    ({"retry_after": "4 days"}, "phone\n", 400, "retry_after: String should match pattern"),
+    ({"days": "fri-mon"}, "phone\n", 400, "days: 'fri-mon': fri-mon runs backwards"),
     ({"concurrency": "0"}, "phone\n", 400, "concurrency"),
     ({}, "name\nAnn\n", 400, "contacts: line 1: no `phone` column (columns: name): nothing was imported"),
     ({}, "phone\n\"+1212", 400, "contacts: line 2: not CSV"),
@@ -156,7 +157,10 @@ async def test_the_suppression_list_over_http(http: httpx.AsyncClient) -> None:
     assert (await http.delete("/api/suppressions/+12125550101")).json() == {"changed": 1, "unchanged": 0}
     assert (await http.delete("/api/suppressions/+12125550101")).status_code == 404
     bad = await http.post("/api/suppressions", json={"numbers": ["12125550101"]})
-    assert bad.status_code == 400 and bad.json()["detail"].startswith("numbers.0: phone '12125550101' has no country")
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("numbers.0: String should match pattern")
+    invalid = await http.post("/api/suppressions", json={"numbers": ["+12125550101", "+1 999 000"]})
+    assert invalid.status_code == 400
+    assert invalid.json()["detail"] == "numbers.1: phone '+1 999 000' is not a valid number for its country"
 
 
 async def test_the_routes_are_in_the_openapi_document_behind_the_token(http: httpx.AsyncClient) -> None:

@@ -47,6 +47,12 @@ CSV_BODY = {"text/csv": {"schema": {"type": "string", "description": "the contac
                 "contacts": {"type": "string", "format": "binary", "description": "the contact list (CSV)"}}}}}
 
 
+_TIME = "([01][0-9]|2[0-3]):[0-5][0-9]"
+_WINDOW = f"^{_TIME}-{_TIME}$"
+_DAY = "(mon|tue|wed|thu|fri|sat|sun)"
+_DAYS = f"^{_DAY}(-{_DAY})?(,{_DAY}(-{_DAY})?)*$"
+
+
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,18 +62,22 @@ class CampaignOptions(_Closed):
 
     form: Annotated[str, Field(min_length=1, max_length=100, description="id of the form the calls ask")]
     name: Annotated[str | None, Field(None, max_length=200, description="default: the form id")]
-    window: Annotated[str | None, Field(None, max_length=20, description="HH:MM-HH:MM (default 09:00-20:00)")]
-    days: Annotated[str | None, Field(None, max_length=60, description="mon-fri, mon-sun, mon,wed,fri (default "
-                                                                      "mon-sat)")]
+    window: Annotated[str | None, Field(None, max_length=20, pattern=_WINDOW,
+                                        description="HH:MM-HH:MM, start before end (default 09:00-20:00)")]
+    days: Annotated[str | None, Field(None, max_length=60, pattern=_DAYS,
+                                      description="mon-fri, mon-sun, mon,wed,fri; ranges forwards (default mon-sat)")]
     max_attempts: Annotated[int | None, Field(None, ge=1, le=100, description="default 3")]
-    retry_after: Annotated[str | None, Field(None, max_length=12, description="90s, 30m, 4h (default 4h)")]
+    retry_after: Annotated[str | None, Field(None, max_length=12, pattern=r"^[0-9]*[1-9][0-9]*[smh]$",
+                                             description="90s, 30m, 4h (default 4h)")]
     concurrency: Annotated[int | None, Field(None, ge=1, le=10_000, description="default 10")]
     rate: Annotated[float | None, Field(None, gt=0, le=1000, description="dials per second (default 1)")]
     amd: Annotated[bool | None, Field(None, description="answering-machine detection (default true)")]
-    voicemail: Annotated[str | None, Field(None, min_length=1, max_length=2000)]
+    voicemail: Annotated[str | None, Field(None, min_length=1, max_length=2000, pattern=r"\S",
+                                           description="needs amd (not false)")]
     quota: Annotated[int | None, Field(None, ge=1, description="stop after this many completes")]
-    locale: Annotated[str | None, Field(None, max_length=35)]
-    default_region: Annotated[str | None, Field(None, max_length=2, description="region of national numbers")]
+    locale: Annotated[str | None, Field(None, max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
+    default_region: Annotated[str | None, Field(None, pattern=r"^[A-Za-z]{2}$",
+                                                description="region of national numbers (a region phonenumbers knows)")]
 
 
 class PageQuery(_Closed):
@@ -80,7 +90,8 @@ class PageQuery(_Closed):
 class SuppressionChange(_Closed):
     """Numbers to put on the suppression list (E.164)."""
 
-    numbers: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Field(min_length=1, max_length=1000)]
+    numbers: Annotated[list[Annotated[str, Field(max_length=40, pattern=r"^\+[0-9][0-9 ().-]{2,}$")]],
+                       Field(min_length=1, max_length=1000, description="E.164, valid for their country")]
 
 
 class SuppressionResult(BaseModel):
@@ -282,8 +293,11 @@ async def add_to_suppressions(data: SuppressionChange) -> SuppressionResult:
 @blueprint.delete("/suppressions/<number>")
 @validate_response(SuppressionResult)
 async def remove_from_suppressions(number: str) -> SuppressionResult:
-    """Take a number off the suppression list (404 if it is not on it)."""
-    (phone,) = _numbers([number])
+    """Take a number off the suppression list (404 if it is not on it: no number that is not one is)."""
+    parsed = parse_phone(number.strip(), None)
+    if isinstance(parsed, str):
+        raise ApiError(404, "not_found", f"{number!r} is not on the suppression list ({parsed})")
+    phone = parsed[1]
     async with state(current_app).sessions() as session, session.begin():
         removed = await remove_suppressions(session, [phone])
     if not removed:
