@@ -106,7 +106,7 @@ class ContactReader:
         if len(record) != len(self.header):
             return Rejected(line, f"{len(record)} cells where the header has {len(self.header)} columns")
         row = dict(zip(self.header, record, strict=True))
-        parsed = _read_phone(row["phone"].strip(), self.default_region)
+        parsed = parse_phone(row["phone"].strip(), self.default_region)
         if isinstance(parsed, str):
             return Rejected(line, parsed)
         e164, derived = parsed
@@ -125,22 +125,8 @@ class ContactReader:
                        {key: row[key] for key in self.columns})
 
 
-def parse_phone(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber, str] | str:
-    """(the number, its E.164 text), or why the cell is not a number we may dial."""
-    problem = _shape_problem(text, region)
-    if problem:
-        return problem
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return f"phone {text!r} is not a phone number"
-    if not phonenumbers.is_valid_number(number):
-        return f"phone {text!r} is not a valid number for its country"
-    return number, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _read_phone(text: str, region: str | None) -> tuple[str, tuple[str, ...]] | str:
-    """(E.164, the zones the number may be in) or why it is not a number we may dial: parse_phone and
+def parse_phone(text: str, region: str | None) -> tuple[str, tuple[str, ...]] | str:
+    """(E.164, the zones the number may be in) or why it is not a number we may dial: validity and
     time_zones_for_number in one, finding the number's type once (the library would find it three times, which
     took most of an import's time: a +1 number is tried against every NANP region each time)."""
     problem = _shape_problem(text, region)

@@ -7,9 +7,12 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.campaigns.contacts import ListError
 from survey_bot.campaigns.settings import CampaignSettings, SettingError
@@ -24,6 +27,8 @@ from survey_bot.storage.campaigns import ACTIONS, CampaignNotFound, TransitionRe
 from survey_bot.utc import now as utc_now
 
 __all__ = ["add_parser"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def add_parser(commands: Commands) -> None:
@@ -124,27 +129,25 @@ def _transition(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    async def read() -> None:
-        async with running(catalog=FormCatalog({})) as runtime, runtime.sessions() as session:
-            found = await campaign_status(session, args.campaign_id)
-        if args.json:
-            print(json.dumps(found.model_dump(mode="json"), indent=2, ensure_ascii=False))
-        else:
-            print_status(found)
-
-    return _reading(read)
+    return _show(args, campaign_status, print_status)
 
 
 def _report(args: argparse.Namespace) -> int:
-    async def read() -> None:
+    return _show(args, campaign_report, print_report)
+
+
+def _show(args: argparse.Namespace, read: Callable[[AsyncSession, str], Awaitable[M]],
+          show: Callable[[M], None]) -> int:
+    """Read a campaign's status or report and print it as text, or as JSON with --json (as the API answers)."""
+    async def run() -> None:
         async with running(catalog=FormCatalog({})) as runtime, runtime.sessions() as session:
-            found = await campaign_report(session, args.campaign_id)
+            found = await read(session, args.campaign_id)
         if args.json:
             print(json.dumps(found.model_dump(mode="json"), indent=2, ensure_ascii=False))
         else:
-            print_report(found)
+            show(found)
 
-    return _reading(read)
+    return _reading(run)
 
 
 def _export(args: argparse.Namespace) -> int:

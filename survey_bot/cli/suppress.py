@@ -46,7 +46,7 @@ def e164_numbers(texts: list[str], where: str = "NUMBER") -> list[str]:
         parsed = parse_phone(text.strip(), None)
         if isinstance(parsed, str):
             raise ConfigError(f"{where} {text!r}: {parsed.removeprefix(f'phone {text.strip()!r} ')}")
-        found.append(parsed[1])
+        found.append(parsed[0])
     return found
 
 

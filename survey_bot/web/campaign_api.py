@@ -273,7 +273,7 @@ def _numbers(texts: list[str]) -> list[str]:
         parsed = parse_phone(text.strip(), None)
         if isinstance(parsed, str):
             raise ApiError(400, "invalid_request", f"numbers.{i}: {parsed}")
-        found.append(parsed[1])
+        found.append(parsed[0])
     return found
 
 
@@ -297,7 +297,7 @@ async def remove_from_suppressions(number: str) -> SuppressionResult:
     parsed = parse_phone(number.strip(), None)
     if isinstance(parsed, str):
         raise ApiError(404, "not_found", f"{number!r} is not on the suppression list ({parsed})")
-    phone = parsed[1]
+    phone = parsed[0]
     async with state(current_app).sessions() as session, session.begin():
         removed = await remove_suppressions(session, [phone])
     if not removed:
