@@ -50,6 +50,8 @@ ENVIRONMENT: tuple[tuple[str, str, str, str], ...] = (
      "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed"),
     ("from_number", "SURVEY_BOT_FROM_NUMBER", "", "E.164 caller id for outbound survey calls"),
     ("max_body_bytes", "SURVEY_BOT_MAX_BODY_BYTES", "262144", "largest webhook body accepted (413 above)"),
+    ("max_upload_bytes", "SURVEY_BOT_MAX_UPLOAD_BYTES", "52428800",
+     "largest contact list POST /api/campaigns accepts (50 MiB; 413 above), streamed to a temporary file"),
     ("body_timeout", "SURVEY_BOT_BODY_TIMEOUT", "10", "seconds to receive a request body (cuts off trickled bodies)"),
     ("telnyx_timeout", "SURVEY_BOT_TELNYX_TIMEOUT", "5", "seconds per Telnyx API attempt (the SDK retries)"),
     ("telnyx_max_retries", "SURVEY_BOT_TELNYX_MAX_RETRIES", "2", "SDK retries of 408/409/429/5xx/timeouts"),
@@ -91,6 +93,7 @@ class Settings:
     trusted_proxies: str = ""
     from_number: str = ""
     max_body_bytes: int = 262_144
+    max_upload_bytes: int = 50 * 1024 * 1024
     body_timeout: float = 10.0
     telnyx_timeout: float = 5.0
     telnyx_max_retries: int = 2

@@ -1,5 +1,5 @@
-"""survey-bot's command line: serve, demo, simulate, db upgrade, forms check, call, export, purge, audit, keys,
-webhooks."""
+"""survey-bot's command line: serve, demo, simulate, db upgrade, forms check, call, campaign, suppress, export, purge,
+audit, keys, webhooks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,21 @@ import sys
 from collections.abc import Sequence
 
 from survey_bot import __version__
-from survey_bot.cli import audit, call, db, demo, export, forms, keys, purge, serve, simulate, webhooks
+from survey_bot.cli import (
+    audit,
+    call,
+    campaign,
+    db,
+    demo,
+    export,
+    forms,
+    keys,
+    purge,
+    serve,
+    simulate,
+    suppress,
+    webhooks,
+)
 from survey_bot.cli.problems import environment_problem
 from survey_bot.config import Settings
 from survey_bot.errors import ConfigError, DatabaseNotReady, FormError
@@ -17,7 +31,7 @@ from survey_bot.logs import configure_logging
 __all__ = ["build_parser", "main"]
 
 # each module registers its commands
-COMMANDS = (serve, demo, simulate, db, forms, call, export, purge, audit, keys, webhooks)
+COMMANDS = (serve, demo, simulate, db, forms, call, campaign, suppress, export, purge, audit, keys, webhooks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,13 +30,15 @@ from survey_bot.web.api_models import (
     SelectionQuery,
 )
 from survey_bot.web.auth import token_matches
+from survey_bot.web.campaign_api import blueprint as campaign_blueprint
 from survey_bot.web.downloads import CsvOptions, export_download
-from survey_bot.web.openapi import ApiError, errors, streams
+from survey_bot.web.openapi import UPLOAD_ATTRIBUTE, ApiError, errors, streams
 from survey_bot.web.state import state
 
 __all__ = ["blueprint", "request_actor"]
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
+blueprint.register_blueprint(campaign_blueprint)  # /api/campaigns, /api/suppressions: behind the same token
 
 
 @blueprint.before_request
@@ -76,6 +78,8 @@ async def require_json() -> tuple[Response, int] | None:
     """
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
+    if getattr(current_app.view_functions.get(request.endpoint or ""), UPLOAD_ATTRIBUTE, None) is not None:
+        return None  # an upload (a contact list) or a bodyless action: the route reads what it takes
     if not request.is_json:
         return jsonify(error="unsupported_media_type", detail="send Content-Type: application/json"), 415
     problem = _body_problem(await request.get_data(cache=True, as_text=False, parse_form_data=False))

@@ -21,15 +21,17 @@ from werkzeug.routing import Rule
 from survey_bot import __version__
 from survey_bot.web.api_models import Error, FieldProblem
 
-__all__ = ["ApiError", "errors", "init_openapi", "streams"]
+__all__ = ["UPLOAD_ATTRIBUTE", "ApiError", "errors", "init_openapi", "streams", "takes_upload"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 STREAM_ATTRIBUTE = "_survey_bot_streams"
+UPLOAD_ATTRIBUTE = "_survey_bot_upload"  # the body is not JSON: an upload, or nothing at all
 ERRORS_ATTRIBUTE = "_survey_bot_errors"
 ERROR_DESCRIPTIONS = {
     400: "invalid request: `fields` names each bad field",
     401: "missing or wrong bearer token",
-    404: "no such form or response (for a call: no such form)",
+    404: "no such form, response or campaign (for a call or a campaign's creation: no such form)",
+    409: "the campaign's state does not allow this (e.g. resume a running campaign)",
     413: "request body too large",
     415: "request body is not JSON",
     429: "too many failed authentications from this address: wait `Retry-After` seconds",
@@ -50,6 +52,16 @@ def streams(media_type: str) -> Callable[[F], F]:
 
     def mark(view: F) -> F:
         setattr(view, STREAM_ATTRIBUTE, media_type)
+        return view
+
+    return mark
+
+
+def takes_upload(media_types: dict[str, Any] | None) -> Callable[[F], F]:
+    """Mark a route whose body is not JSON: `media_types` documents the upload it takes (None: no body)."""
+
+    def mark(view: F) -> F:
+        setattr(view, UPLOAD_ATTRIBUTE, media_types or {})
         return view
 
     return mark
@@ -81,11 +93,16 @@ class AdminOpenAPI(OpenAPIProvider):
             statuses += [400, 413, 415]
         if rule.arguments:
             statuses.append(404)
+        upload = getattr(view, UPLOAD_ATTRIBUTE, None)
+        if upload:
+            statuses += [400, 413, 415]
         error = {"$ref": "#/components/schemas/Error"}
         for operations in paths.values():
             for operation in operations.values():
                 if "requestBody" in operation:  # quart-schema leaves it optional; every body here is required
                     operation["requestBody"] = {**operation["requestBody"], "required": True}
+                if upload:
+                    operation["requestBody"] = {"required": True, "content": upload}
                 responses = operation["responses"] = dict(operation["responses"])
                 media_type = getattr(view, STREAM_ATTRIBUTE, None)
                 if media_type is not None:
