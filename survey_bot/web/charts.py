@@ -12,7 +12,7 @@ from html import escape
 
 from markupsafe import Markup
 
-__all__ = ["Bar", "FunnelBar", "bar_chart", "funnel_chart"]
+__all__ = ["Bar", "FunnelBar", "Share", "bar_chart", "funnel_chart", "share_chart"]
 
 WIDTH = 960
 LABEL_W = 220
@@ -35,6 +35,15 @@ class Bar:
     value: int
     colour: str = AI
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Share:
+    """One labelled fraction (0..1), or None when it is undefined (nothing to divide yet)."""
+
+    label: str
+    value: float | None
+    colour: str = AI
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,14 @@ def _plot_width() -> int:
     return WIDTH - LABEL_W - 270  # room on the right for the value text
 
 
+def _row(y: int, label: str, width: float, colour: str, text: str) -> str:
+    """One labelled bar on its track, its value text on the right."""
+    plot = _plot_width()
+    return (_label(y, label) + f'<rect x="{LABEL_W}" y="{y}" width="{plot}" height="{BAR_H}" class="chart-track"/>'
+            + _rect(LABEL_W, y, width, colour, f"{label}: {text}")
+            + f'<text x="{LABEL_W + plot + 8}" y="{y + BAR_H / 2 + 5:g}" class="chart-value">{escape(text)}</text>')
+
+
 def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, total: int | None = None) -> Markup:
     """Horizontal bars, one per item, each labelled with its count (and its share of `total`)."""
     scale_max = max([b.value for b in bars] + [total or 0, 1])
@@ -95,14 +112,24 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, total: int | No
         share = f" ({bar.value / total:.0%})" if total else ""
         text = f"{bar.value}{share}{(' ' + bar.note) if bar.note else ''}"
         facts.append(f"{bar.label}: {text}")
-        parts.append(_label(y, bar.label))
-        parts.append(f'<rect x="{LABEL_W}" y="{y}" width="{plot}" height="{BAR_H}" class="chart-track"/>')
-        parts.append(_rect(LABEL_W, y, width, bar.colour, f"{bar.label}: {text}"))
-        parts.append(f'<text x="{LABEL_W + plot + 8}" y="{y + BAR_H / 2 + 5:g}" class="chart-value">'
-                     f"{escape(text)}</text>")
+        parts.append(_row(y, bar.label, width, bar.colour, text))
     height = TOP * 2 + max(len(bars), 1) * ROW_H
     desc = "; ".join(facts) if facts else "No data."
     return _svg(chart_id, title, desc, height, "".join(parts))
+
+
+def share_chart(chart_id: str, title: str, shares: Sequence[Share]) -> Markup:
+    """Horizontal bars on a 0-100 % scale, each labelled with its percentage ("—" when undefined)."""
+    plot = _plot_width()
+    parts: list[str] = []
+    facts: list[str] = []
+    for i, share in enumerate(shares):
+        y = TOP + i * ROW_H
+        text = "— (nothing to divide yet)" if share.value is None else f"{share.value:.1%}"
+        facts.append(f"{share.label}: {text}")
+        parts.append(_row(y, share.label, plot * min(max(share.value or 0.0, 0.0), 1.0), share.colour, text))
+    height = TOP * 2 + max(len(shares), 1) * ROW_H
+    return _svg(chart_id, title, "; ".join(facts) if facts else "No data.", height, "".join(parts))
 
 
 def funnel_chart(chart_id: str, title: str, rows: Sequence[FunnelBar], *, base: int) -> Markup:
