@@ -3,13 +3,12 @@
 Pages are server-rendered HTML that read fine without JavaScript; the live page's updates (live.py) and the
 inline SVG charts (charts.py) are progressive enhancement. What the pages show is the read model's
 (reports.read_model, shared with the API) and a form page's report (dashboard_report.py); this module is the
-routes, the sign-in (sessions.py, throttled by throttle.py) and the CSRF check.
+routes, the sign-in (sessions.py, throttled by throttle.py) and the CSRF check. Rendering is dashboard_page.py's;
+the campaign pages are a nested blueprint (dashboard_campaigns.py) behind this one's guard.
 """
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
 from quart import (
@@ -19,24 +18,23 @@ from quart import (
     current_app,
     g,
     redirect,
-    render_template,
     request,
     session,
     url_for,
 )
 from quart.sessions import SecureCookieSessionInterface
 from werkzeug.datastructures import MultiDict
-from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey_bot.errors import ScenarioError
 from survey_bot.reports.audit import audit_page
 from survey_bot.reports.export import UnknownFormError
 from survey_bot.reports.read_model import CursorError, forms_overview, response_detail
 from survey_bot.utc import now as utc_now
-from survey_bot.vocabulary import OUTCOME_LABELS, SOURCE_LABELS, STATUSES
 from survey_bot.web import dashboard_report as views
 from survey_bot.web import filters, live, sessions, throttle, try_it
 from survey_bot.web.auth import token_matches
+from survey_bot.web.dashboard_campaigns import blueprint as campaigns_blueprint
+from survey_bot.web.dashboard_page import Reply, page
 from survey_bot.web.downloads import export_download
 from survey_bot.web.state import state
 
@@ -44,7 +42,7 @@ __all__ = ["blueprint", "init_app"]
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="static",
                       template_folder="templates")
-Reply = Response | WerkzeugResponse  # redirect() builds the latter
+blueprint.register_blueprint(campaigns_blueprint)  # /dashboard/campaigns: behind the same guard
 OPEN_ENDPOINTS = frozenset({"dashboard.login", "dashboard.static"})
 
 
@@ -72,36 +70,6 @@ def init_app(app: Quart) -> None:
     app.add_template_filter(filters.duration, "duration")
     app.add_template_filter(filters.percent, "percent")
     app.register_blueprint(blueprint)
-
-
-def signed_in() -> bool:
-    """Tell whether this request has an open session (the guard looked it up)."""
-    return g.get("signed_in") is not None
-
-
-def csrf_token() -> str:
-    """This session's CSRF token, created on first use."""
-    token: object = session.get("csrf")
-    if not current_app.secret_key:  # no sessions at all (the 503 page): nothing to protect
-        return ""
-    if isinstance(token, str):
-        return token
-    fresh = session["csrf"] = secrets.token_urlsafe(32)
-    return fresh
-
-
-async def page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render a dashboard page with what every page needs."""
-    html = await render_template(template, csrf_token=csrf_token(), signed_in=signed_in(), statuses=STATUSES,
-                                 outcome_labels=OUTCOME_LABELS, source_labels=SOURCE_LABELS, **context)
-    response = Response(html, status, content_type="text/html; charset=utf-8")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    )
-    return response
 
 
 @blueprint.before_request
