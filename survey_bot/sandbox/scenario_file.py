@@ -150,8 +150,9 @@ def _form_problems(data: Mapping[str, Any], form: Form) -> Iterator[tuple[str, s
         outbound = call.get("direction") == "outbound"
         if outbound and "from" in call:
             yield f"{at}/from", "outbound calls come from the server's SURVEY_BOT_FROM_NUMBER: leave out `from`"
-        if not outbound and "callee" in call:
-            yield f"{at}/callee", "`callee` says who picks up an outbound call: add \"direction\": \"outbound\""
+        for key in ("callee", "amd", "voicemail"):
+            if not outbound and key in call:
+                yield f"{at}/{key}", f"`{key}` is about an outbound call: add \"direction\": \"outbound\""
         if not outbound and "to" not in call and not form.numbers:
             yield at, f"form {form.form_id!r} has no x-numbers: say which number is called with `to`"
         for name in call.get("keypad", {}):
@@ -197,6 +198,7 @@ def _call(call: Mapping[str, Any], pointer: str, form: Form) -> ScenarioCall:
         hangup=_hangup(call.get("hangup")),
         callee=call.get("callee", "human") if outbound else None,
         delivery=_delivery(call.get("delivery", {})),
+        disclosure_keys=call.get("disclosure_keys"),
     )
     expect = call.get("expect")
     expectation = None if expect is None else Expectation(
@@ -233,7 +235,7 @@ def _entry(text: str) -> KeypadEntry:
 def _hangup(value: Any) -> HangupAt:
     if isinstance(value, dict):
         return ("keypad_field", str(value["keypad_field"]))
-    return value if value in ("during_ai", "before_keypad") else None
+    return value if value in ("during_ai", "before_keypad", "during_disclosure") else None
 
 
 def _delivery(value: Mapping[str, Any]) -> Delivery:
