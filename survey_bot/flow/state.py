@@ -19,8 +19,10 @@ __all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
 # What a Command may ask for. ask_ai details: fields and history for a re-ask (none: the whole form);
 # ask_keypad details: field, intro (say the keypad intro first), retry (why the last entry was refused);
 # confirm details: field, value (read back for a 1 or a 2); speak details: text; play details: audio (the
-# form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id.
-ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial"})
+# form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id, amd
+# (an answering machine detection mode); disclose details: none (the form's x-disclosure, opt-out key listened for).
+ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial",
+                     "disclose"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class CallState:
     readback: dict[str, Any] | None = None  # digits entered, read back and awaiting the caller's 1 or 2
     finished_at: datetime | None = None  # when nothing was left to ask (the form ran to its end)
     watchdog: list[dict[str, Any]] = field(default_factory=list)  # what the watchdog found and did (flow.watchdog)
+    # how the call opened (flow.opening): the dial's answering machine detection ("amd" mode, "voicemail" text),
+    # what it found ("result", "greeting", "voicemail_left"), the disclosure ("disclosure": spoken | heard) and
+    # an opt-out ("opt_out": key | voice)
+    outreach: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

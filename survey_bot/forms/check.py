@@ -22,9 +22,10 @@ from survey_bot.errors import FormProblem
 from survey_bot.forms.audio import audio_problems
 from survey_bot.forms.check_logic import logic_problems
 from survey_bot.forms.check_warnings import warnings_of
-from survey_bot.forms.keypad import leaf_keypad
+from survey_bot.forms.keypad import confirms, leaf_keypad
 from survey_bot.forms.labels import form_locale, label_problems
 from survey_bot.forms.model import DTMF_DEFAULTS
+from survey_bot.forms.opt_out import opt_out_problems
 from survey_bot.forms.phrases import prompt_of, speak_payload
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
 from survey_bot.forms.sensitive import KEYPAD_ONLY, sensitivity
@@ -34,7 +35,7 @@ __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", 
 # A provider's own checks of a form document: (JSON pointer, message) for each problem found.
 ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
-ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days"})
+ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days", "x-disclosure", "x-opt-out"})
 
 
 FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive"})
@@ -182,6 +183,8 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     found += audio_problems(document, fields)
     decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
     locale = form_locale(document)
+    confirming = any(confirms(leaf.schema, leaf_keypad(leaf)[0]) for leaf in fields)
+    found += opt_out_problems(document, fields, str(decline or ""), confirming)
     for leaf in fields:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]

@@ -16,9 +16,10 @@ from survey_bot.errors import ConfigError, FormError, FormProblem
 from survey_bot.forms.audio import field_recording, form_recordings
 from survey_bot.forms.check import ProviderCheck, check_document, errors_only, form_id_problem, read_json
 from survey_bot.forms.conditions import build_logic
-from survey_bot.forms.keypad import Keypad, leaf_keypad, types_of
+from survey_bot.forms.keypad import confirms, leaf_keypad
 from survey_bot.forms.labels import form_locale
 from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
+from survey_bot.forms.opt_out import opt_out_key
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
 from survey_bot.forms.schema_walk import Leaf, leaves
 from survey_bot.forms.sensitive import sensitivity
@@ -83,6 +84,8 @@ def parse_form(document: Mapping[str, Any], form_id: str, source: str = "<memory
         reask={**REASK_DEFAULTS, **document.get("x-reask", {})},
         retention_days=int(document["x-retention-days"]) if "x-retention-days" in document else None,
         audio=form_recordings(document),
+        disclosure=str(document["x-disclosure"]) if "x-disclosure" in document else None,
+        opt_out_key=opt_out_key(document),
     )
 
 
@@ -91,19 +94,8 @@ def _field(leaf: Leaf, locale: str) -> Field:
     prompt = prompt_of(leaf.schema, leaf.path)
     keypad = leaf_keypad(leaf)[0]
     return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, keypad,
-                 _confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None,
+                 confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None,
                  sensitivity(leaf.schema))
-
-
-def _confirms(schema: Mapping[str, Any], keypad: Keypad | None) -> bool:
-    """Whether keypad digits are read back for a 1 or a 2: x-confirm, by default for dates and for digit
-    strings of 6 or more digits (where one slip of a finger goes unnoticed)."""
-    if keypad is None:
-        return False
-    if isinstance(schema.get("x-confirm"), bool):
-        return bool(schema["x-confirm"])
-    return keypad.kind == "date" or (keypad.kind == "digits" and keypad.min_digits >= 6
-                                     and "string" in types_of(schema))
 
 
 def load_form(path: Path, provider_check: ProviderCheck | None = None) -> Form:

@@ -11,7 +11,7 @@ from survey_bot.forms.audio import Recording
 from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
-from survey_bot.forms.phrases import decline_hint
+from survey_bot.forms.phrases import decline_hint, opt_out_hint
 from survey_bot.forms.sensitive import Sensitivity
 from survey_bot.vocabulary import RESERVED_NAMES
 
@@ -65,6 +65,8 @@ class Form:
     reask: Mapping[str, Any] = field(default_factory=lambda: dict(REASK_DEFAULTS))  # x-reask
     retention_days: int | None = None  # x-retention-days: wins over SURVEY_BOT_RETENTION_DAYS; None: the setting
     audio: Mapping[str, str] = field(default_factory=dict)  # x-dtmf.audio: recorded intro and closing by moment
+    disclosure: str | None = None  # x-disclosure: who is calling and why, said before anything else
+    opt_out_key: str | None = None  # x-opt-out.key (default "9" with a disclosure or x-opt-out); None: no opt-out
 
     @property
     def names(self) -> frozenset[str]:
@@ -81,6 +83,15 @@ class Form:
         if key and any(f.keypad is not None and f.name in self.logic.never_required for f in self.fields):
             return f"{opening} {decline_hint(key)}"
         return opening
+
+    def disclosure_words(self) -> str:
+        """The disclosure as spoken: the form's words, then how to opt out."""
+        words = str(self.disclosure or "")
+        return f"{words} {opt_out_hint(self.opt_out_key)}".strip() if self.opt_out_key else words
+
+    def listens_for_opt_out(self, field: Field) -> bool:
+        """Whether the field's keypad question takes the opt-out key: menus and yes/no, not typed digits."""
+        return self.opt_out_key is not None and field.keypad is not None and bool(field.keypad.choices)
 
     @property
     def sensitive_names(self) -> frozenset[str]:

@@ -119,3 +119,12 @@ def _in_words(value: Any, keypad: Keypad, schema: Mapping[str, Any], locale: str
         return " ".join(value)  # a digit string is read digit by digit
     return spoken(value)
 
+
+OPT_OUT_GOODBYE = "We will not call you again. Thank you, goodbye."
+OPT_OUT_PROPERTY = "opt_out"  # the flag the voice AI sets when the caller asks not to be called again
+
+
+def opt_out_hint(key: str) -> str:
+    """How to opt out, said at the end of the disclosure."""
+    return f"If you do not want us to call you again, press {key_name(key)} at any time, or just tell us."
+

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.config import Settings
 from survey_bot.errors import ConfigError
-from survey_bot.flow.state import Command
+from survey_bot.flow.opening import Amd
+from survey_bot.flow.state import CallState, Command
 from survey_bot.forms.model import FormCatalog
 from survey_bot.storage import outbox
 from survey_bot.storage.form_versions import form_version_id
@@ -28,22 +31,30 @@ class CallRequestError(ValueError):
 
 
 async def start_outbound_call(session: AsyncSession, catalog: FormCatalog, settings: Settings,
-                              to: str, form_id: str) -> ResponseRecord:
-    """Create the response and queue the dial; raise CallRequestError or ConfigError saying what is wrong."""
+                              to: str, form_id: str, *, amd: Amd | None = None,
+                              context: Mapping[str, Any] | None = None,
+                              from_number: str | None = None) -> ResponseRecord:
+    """Create the response and queue the dial; raise CallRequestError or ConfigError saying what is wrong.
+
+    `amd`: answering machine detection for this dial (a campaign's); `context`: more for client_state beside the
+    response id (a campaign's contact and attempt); `from_number`: a caller id other than SURVEY_BOT_FROM_NUMBER.
+    """
     if not E164.match(to):
         raise CallRequestError(f"to: {to!r} is not an E.164 number like +15551234567")
     form = catalog.forms.get(form_id)
     if form is None:
         raise CallRequestError(f"form: no form named {form_id!r} (known: {', '.join(sorted(catalog.forms))})")
-    if not settings.telnyx_connection_id or not settings.from_number:
+    caller_id = from_number or settings.from_number
+    if not settings.telnyx_connection_id or not caller_id:
         raise ConfigError("outbound calls need TELNYX_CONNECTION_ID and SURVEY_BOT_FROM_NUMBER")
-    now = utc_now()
-    response = new_record(str(uuid.uuid4()), form.form_id, await form_version_id(session, form, now), "outgoing",
-                          now, from_number=settings.from_number, to_number=to,
-                          sensitive=form.sensitive_names)
+    now, response_id = utc_now(), str(uuid.uuid4())
+    state = CallState(response_id, "outgoing", outreach=amd.outreach() if amd else {})
+    response = new_record(response_id, form.form_id, await form_version_id(session, form, now), "outgoing",
+                          now, state=state, from_number=caller_id, to_number=to, sensitive=form.sensitive_names)
     await insert_responses(session, [response])
-    dial = Command("dial", "dial", {"r": response.id},
-                   {"connection_id": settings.telnyx_connection_id, "from": settings.from_number, "to": to})
+    dial = Command("dial", "dial", {**(context or {}), "r": response.id},
+                   {"connection_id": settings.telnyx_connection_id, "from": caller_id, "to": to,
+                    **({"amd": amd.mode} if amd else {})})
     rows = outbox.command_rows([outbox.Request(dial.step, *telnyx_request(dial, form))], response_id=response.id,
                                call_control_id=None, event_id=None, now=now)
     await outbox.enqueue(session, rows)

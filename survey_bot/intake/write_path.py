@@ -148,6 +148,8 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
         linked = record != unlinked
     form = await form_of_version(session, catalog, record.form_id, record.form_version_id)
     decision = next_commands(event, record.state, form, now)
+    if decision.state.outreach.get("opt_out") and not record.state.outreach.get("opt_out"):
+        batch.writes.opt_outs[record.id] = now  # never called again, from this very commit
     changed = responses.changed_fields(record.state, decision.state)
     record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at,
                                  sensitive=form.sensitive_names)

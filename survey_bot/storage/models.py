@@ -77,6 +77,7 @@ class Response(Base):
     readback: Mapped[dict[str, Any] | None]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     watchdog: Mapped[list[Any]] = mapped_column(server_default="[]")  # migration 0006
+    outreach: Mapped[dict[str, Any]] = mapped_column(server_default="{}")  # migration 0008: AMD, disclosure, opt-out
 
 
 class WebhookEvent(Base):
