@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from survey_bot.errors import FormProblem, ScenarioError
+from survey_bot.flow.opening import Amd
 from survey_bot.forms.answers import flatten
 from survey_bot.forms.model import Form
 from survey_bot.forms.schema_walk import escape, pointer_of
@@ -51,6 +52,8 @@ class Expectation:
     sources: Mapping[str, str] | None = None
     asked_on_keypad: tuple[str, ...] | None = None
     declined: frozenset[str] | None = None
+    outcome: str | None = None  # campaigns.outcomes' word for the dial
+    suppressed: bool | None = None  # the number is on the suppression list afterwards
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class ScenarioCall:
     outbound: bool
     scenario: Scenario
     expect: Expectation | None
+    amd: Amd | None = None  # outbound: the dial's answering machine detection (and voicemail message)
 
 
 @dataclass(frozen=True)
@@ -206,8 +210,10 @@ def _call(call: Mapping[str, Any], pointer: str, form: Form) -> ScenarioCall:
         answers=_flat(expect["answers"], form) if "answers" in expect else None,
         sources=_flat(expect["sources"], form) if "sources" in expect else None,
         asked_on_keypad=tuple(expect["asked_on_keypad"]) if "asked_on_keypad" in expect else None,
-        declined=frozenset(expect["declined"]) if "declined" in expect else None)
-    return ScenarioCall(call["name"], pointer, outbound, scenario, expectation)
+        declined=frozenset(expect["declined"]) if "declined" in expect else None,
+        outcome=expect.get("outcome"), suppressed=expect.get("suppressed"))
+    amd = Amd(voicemail=call.get("voicemail")) if outbound and (call.get("amd") or call.get("voicemail")) else None
+    return ScenarioCall(call["name"], pointer, outbound, scenario, expectation, amd)
 
 
 def _gathers(steps: list[Mapping[str, Any]]) -> list[AIGather]:
