@@ -20,6 +20,9 @@ UTC = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # How an outbound call opened (answering machine detection, voicemail, disclosure, opt-out): flow.state.
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("outreach", sa.JSON(), nullable=False, server_default="{}"))
     op.create_table(
         "campaigns",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -105,6 +108,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.drop_column("outreach")
     op.drop_table("suppressions")
     op.drop_table("contact_attempts")
     op.drop_table("campaign_contacts")

@@ -171,6 +171,8 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     old_status = record.state.status
     decision = next_commands(event, record.state, form, now)
     form = stored.for_locale(decision.state.locale)  # the commands speak the call's locale (a menu may choose it)
+    if decision.state.outreach.get("opt_out") and not record.state.outreach.get("opt_out"):
+        batch.writes.opt_outs[record.id] = now  # never called again, from this very commit
     changed = responses.changed_fields(record.state, decision.state)
     if changed & _REPORTED:
         batch.changes.append(ResponseChange(record.id, old_status, decision.state.status,
