@@ -28,6 +28,7 @@ from survey_bot.flow.decide import HANDLERS, next_commands
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
 from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.intake.campaign_end import CallNote, after_events, watched
 from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox, responses
 from survey_bot.storage.batch import BatchWrites, write_batch
@@ -68,6 +69,7 @@ class _Batch:
     by_call: dict[str, ResponseRecord]
     writes: BatchWrites = field(default_factory=BatchWrites)
     due: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (result index, command rows)
+    calls: list[CallNote] = field(default_factory=list)  # outgoing calls' events a campaign attempt may need
 
     def keep(self, record: ResponseRecord, changed: set[str], *, new: bool = False,
              linked: bool = False) -> None:
@@ -119,6 +121,8 @@ async def handle_batch(session: AsyncSession, events: Sequence[Event], catalog: 
         results.append(outcome)
     await _queue_commands(session, batch, results)
     await write_batch(session, batch.writes)
+    if batch.calls:
+        await after_events(session, catalog, batch.calls, datetime.now(UTC))
     if cache is not None:
         cache.stage(batch.by_id.values())
     return results
@@ -152,6 +156,9 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at,
                                  sensitive=form.sensitive_names)
     batch.keep(record, changed, linked=linked)
+    ended = "ended_at" in changed and decision.state.ended_at is not None
+    if record.direction == "outgoing" and (ended or watched(event)):
+        batch.calls.append(CallNote(event, record, ended))
     call_control_id = record.call_control_id or event.call_control_id
     batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now)
     if event.event_type not in HANDLERS:  # recorded for the timeline; nothing in the flow depends on it

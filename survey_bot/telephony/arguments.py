@@ -27,6 +27,7 @@ __all__ = ["ai_gather_arguments", "audio_gather_arguments", "confirm_arguments",
 AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant")
 
 
+_DIAL_AMD_KEYS = ("answering_machine_detection", "answering_machine_detection_config")
 MAX_HISTORY = 100  # transcript turns a re-ask carries (a survey call has a few dozen)
 MAX_TURN = 4000  # characters of one turn
 
@@ -133,8 +134,9 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
     if command.action == "reject":
         return "reject", {"cause": _REJECT_CAUSES[details.get("cause", "rejected")]}
     if command.action == "dial":
+        amd = {key: details[key] for key in _DIAL_AMD_KEYS if key in details}
         return "dial", {"connection_id": details["connection_id"], "from": details["from"], "to": details["to"],
-                        **client_state}
+                        **amd, **client_state}
     if form is None:
         raise ValueError(f"{command.action}: a form is needed to build its arguments")
     if command.action == "ask_ai":

@@ -1,0 +1,136 @@
+"""A campaign call's webhooks, mapped back to its attempt and contact, in the same transaction as the write
+path's (so an attempt's end and the response's end are committed together, or neither).
+
+The attempt keeps what Telnyx said (its call, when it was answered, the AMD result, the hang-up cause); when
+the call ends, its outcome decides: a retry outcome (no answer, busy, technical, machine without a voicemail
+left, break-off) makes the contact due again after the campaign's `retry_after` while attempts remain;
+otherwise the contact is done with its one disposition (campaigns.dispositions.disposition_of). A call no
+person answered leaves no response behind: the row the dial created is deleted with the attempt's end (its
+webhooks stay, under the attempt's call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from survey_bot.campaigns import dispositions as d
+from survey_bot.flow.events import Event
+from survey_bot.flow.state import CallState
+from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.storage.campaign_dialing import DONE, PENDING, outcomes_by_contact
+from survey_bot.storage.campaign_models import Campaign, CampaignContact, ContactAttempt
+from survey_bot.storage.form_versions import form_of_version
+from survey_bot.storage.models import Response
+from survey_bot.storage.records import ResponseRecord
+from survey_bot.vocabulary import COMPLETED, FINAL_SOURCES, OPT_OUT
+
+__all__ = ["CallNote", "after_events", "watched"]
+
+_MACHINE_RESULTS = frozenset({"machine"})
+_FAX_RESULTS = frozenset({"fax_detected"})
+_NOT_ANSWERED = {"user_busy": d.BUSY, "not_found": d.INVALID_NUMBER, "no_answer": d.NO_ANSWER,
+                 "timeout": d.NO_ANSWER, "originator_cancel": d.NO_ANSWER, "call_rejected": d.NO_ANSWER}
+
+
+@dataclass(frozen=True)
+class CallNote:
+    """An event on an outgoing call that may matter to a campaign attempt, with the response after it."""
+
+    event: Event
+    record: ResponseRecord
+    ended: bool  # this event ended the call (a hang-up, the watchdog)
+
+
+def watched(event: Event) -> bool:
+    """Whether an outgoing call's event tells an attempt something beyond its end."""
+    kind = event.event_type
+    return kind in ("call.initiated", "call.answered", "call.speak.ended") or kind.startswith("call.machine.")
+
+
+async def after_events(session: AsyncSession, catalog: FormCatalog, notes: Sequence[CallNote],
+                       now: datetime) -> None:
+    """Apply the notes of one batch to the attempts in flight they belong to (other calls are left alone)."""
+    wanted = sorted({note.record.id for note in notes})
+    attempts = {a.response_id: a for a in (await session.scalars(
+        select(ContactAttempt).where(ContactAttempt.response_id.in_(wanted), ContactAttempt.ended_at.is_(None))
+        .with_for_update())).all()}
+    for note in notes:
+        attempt = attempts.get(note.record.id)
+        if attempt is None or attempt.ended_at is not None:
+            continue
+        _learn(attempt, note, now)
+        if note.ended:
+            form = await form_of_version(session, catalog, note.record.form_id, note.record.form_version_id)
+            await _end(session, attempt, note.record, form, now)
+
+
+def _learn(attempt: ContactAttempt, note: CallNote, now: datetime) -> None:
+    event, payload = note.event, note.event.payload
+    attempt.call_control_id = attempt.call_control_id or note.record.call_control_id
+    if event.event_type == "call.answered":
+        attempt.answered_at = attempt.answered_at or event.occurred_at or now
+    elif event.event_type in ("call.machine.detection.ended", "call.machine.premium.detection.ended"):
+        result = payload.get("result")
+        attempt.amd_result = str(result)[:40] if result else attempt.amd_result
+    elif event.event_type == "call.speak.ended" and event.client_state.get("s") == "voicemail":
+        attempt.voicemail_left = payload.get("status") in (None, "completed")
+
+
+def outcome_of(attempt: ContactAttempt, state: CallState, form: Form) -> str:
+    """What one finished attempt came to (an attempt outcome word of campaigns.dispositions).
+
+    A private stand-in for campaigns/outcomes.py (the call side's), which replaces it once it lands.
+    """
+    if attempt.answered_at is None:
+        return _NOT_ANSWERED.get(str(state.hangup_cause), d.TECHNICAL)
+    if attempt.amd_result in _FAX_RESULTS:
+        return d.FAX
+    if attempt.amd_result in _MACHINE_RESULTS:
+        return d.MACHINE_VOICEMAIL if attempt.voicemail_left else d.MACHINE
+    if state.hangup_cause == OPT_OUT:
+        return d.OPT_OUT
+    if state.status == COMPLETED:
+        return d.COMPLETE
+    required = form.relevance(state.answers, state.sources).required
+    answered = sum(1 for name in required if state.sources.get(name) in FINAL_SOURCES)
+    if (required and 2 * answered >= len(required)) or (not required and state.answers):
+        return d.PARTIAL
+    return d.BREAK_OFF
+
+
+async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseRecord, form: Form,
+               now: datetime) -> None:
+    state = record.state
+    outcome = outcome_of(attempt, state, form)
+    attempt.outcome, attempt.ended_at = outcome, state.ended_at or now
+    attempt.hangup_cause = state.hangup_cause
+    contact = (await session.scalars(select(CampaignContact).where(CampaignContact.id == attempt.contact_id)
+                                     .with_for_update())).one()
+    campaign = await session.get(Campaign, contact.campaign_id)
+    assert campaign is not None
+    if outcome in d.HUMAN_OUTCOMES:
+        contact.response_id = record.id
+    elif not await _shared(session, attempt):  # nobody answered: the dial's response goes
+        await session.execute(delete(Response).where(Response.id == record.id))
+        attempt.response_id = None
+    contact.last_outcome = outcome
+    await session.flush()
+    if outcome in d.RETRY_OUTCOMES and contact.attempts < campaign.max_attempts and campaign.status != "cancelled":
+        contact.state = PENDING
+        contact.next_attempt_at = now + timedelta(seconds=campaign.retry_after_seconds)
+        return
+    contact.state, contact.next_attempt_at = DONE, None
+    outcomes = (await outcomes_by_contact(session, [contact.id]))[contact.id]
+    contact.disposition, contact.disposition_code = d.disposition_of(outcomes)
+
+
+async def _shared(session: AsyncSession, attempt: ContactAttempt) -> bool:
+    """Whether another attempt feeds the same response (it was reopened after a breakoff: it stays)."""
+    count = await session.scalar(select(func.count()).select_from(ContactAttempt).where(
+        ContactAttempt.response_id == attempt.response_id, ContactAttempt.id != attempt.id))
+    return bool(count)

@@ -1,0 +1,58 @@
+"""One campaign dial, written in the scheduler's transaction: the contact turns `dialing`, its attempt row,
+the response the call will fill (or the contact's earlier one, reopened after a breakoff) and the `dial`
+command in the outbox, due at its rate slot. The dispatcher sends it; the call's webhooks take the intake's
+one write path, and intake.campaign_end maps the call's end back to the attempt and the contact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from survey_bot.config import Settings
+from survey_bot.flow.state import Command
+from survey_bot.forms.model import Form
+from survey_bot.storage import outbox
+from survey_bot.storage.campaign_dialing import DIALING
+from survey_bot.storage.campaign_models import Campaign, CampaignContact, ContactAttempt
+from survey_bot.storage.form_versions import form_version_id
+from survey_bot.storage.records import new_record
+from survey_bot.storage.responses import insert_responses
+from survey_bot.telephony.arguments import telnyx_request
+
+__all__ = ["amd_settings", "place_dial"]
+
+
+def amd_settings(campaign: Campaign) -> dict[str, Any]:
+    """The dial's answering machine detection: off, `detect` (human or machine), or with a voicemail message
+    a mode that also reports the end of the greeting, so the message is spoken after the beep."""
+    if not campaign.amd:
+        return {"answering_machine_detection": "disabled"}
+    return {"answering_machine_detection": "greeting_end" if campaign.voicemail else "detect"}
+
+
+async def place_dial(session: AsyncSession, campaign: Campaign, contact: CampaignContact, form: Form,
+                     settings: Settings, slot: datetime, now: datetime) -> ContactAttempt:
+    """Queue the next attempt on `contact` (already locked), to be sent no earlier than `slot`."""
+    caller_id = campaign.caller_id or settings.from_number
+    response_id = str(uuid.uuid4())
+    record = new_record(response_id, form.form_id, await form_version_id(session, form, now), "outgoing", now,
+                        from_number=caller_id, to_number=contact.phone, sensitive=form.sensitive_names)
+    await insert_responses(session, [record])
+    contact.attempts += 1
+    contact.state, contact.last_attempt_at, contact.next_attempt_at = DIALING, slot, None
+    attempt = ContactAttempt(campaign_id=campaign.id, contact_id=contact.id, number=contact.attempts,
+                             dialed_at=slot, response_id=response_id, voicemail_left=False)
+    session.add(attempt)
+    details = {"connection_id": settings.telnyx_connection_id, "from": caller_id, "to": contact.phone,
+               **amd_settings(campaign)}
+    dial = Command("dial", "dial", {"r": response_id, "c": contact.id, "a": contact.attempts}, details)
+    rows = outbox.command_rows([outbox.Request(dial.step, *telnyx_request(dial, form))], response_id=response_id,
+                               call_control_id=None, event_id=None, now=now)
+    for row in rows:
+        row["claimed_at"] = slot  # not before its rate slot (outbox.claim_due reads a pending claim as "due at")
+    await outbox.enqueue(session, rows)
+    return attempt
