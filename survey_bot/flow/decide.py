@@ -16,6 +16,7 @@ from datetime import datetime
 from survey_bot.flow.ai import on_ai_ended, on_partial_results
 from survey_bot.flow.events import Event
 from survey_bot.flow.keypad import ask_next, give_up, on_gather_ended
+from survey_bot.flow.resume import awaiting_resume, on_resumed_answer
 from survey_bot.flow.state import CallState, Command, Decision
 from survey_bot.flow.status import settle
 from survey_bot.flow.steps import context, hangup, keep, keep_newest_history
@@ -70,6 +71,8 @@ def on_initiated(event: Event, state: CallState, form: Form, now: datetime) -> l
 def on_answered(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
     """The call is up: hand the form to the voice AI."""
     state.answered_at = state.answered_at or event.occurred_at or now
+    if awaiting_resume(state):  # a campaign's re-dial after a breakoff (the first call's answer time is kept)
+        return on_resumed_answer(state, form, now)
     if state.ai_status is not None or state.ai_ended:
         return []
     return [Command("ask_ai", "ai", context(state, s="ai"))]

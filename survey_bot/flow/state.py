@@ -68,6 +68,7 @@ class CallState:
     readback: dict[str, Any] | None = None  # digits entered, read back and awaiting the caller's 1 or 2
     finished_at: datetime | None = None  # when nothing was left to ask (the form ran to its end)
     watchdog: list[dict[str, Any]] = field(default_factory=list)  # what the watchdog found and did (flow.watchdog)
+    calls: int = 1  # calls the response has been on (a campaign's re-dial after a breakoff: flow.resume)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.campaigns import dispositions as d
@@ -115,9 +115,12 @@ async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseR
     assert campaign is not None
     if outcome in d.HUMAN_OUTCOMES:
         contact.response_id = record.id
-    elif not await _shared(session, attempt):  # nobody answered: the dial's response goes
+    elif (earlier := await _earlier(session, attempt)) is None:  # nobody answered: the dial's response goes
         await session.execute(delete(Response).where(Response.id == record.id))
         attempt.response_id = None
+    else:  # a resumed breakoff nobody answered this time: the response ends as its last answered call did
+        await session.execute(update(Response).where(Response.id == record.id).values(
+            ended_at=earlier.ended_at, hangup_cause=earlier.hangup_cause, updated_at=now))
     contact.last_outcome = outcome
     await session.flush()
     if outcome in d.RETRY_OUTCOMES and contact.attempts < campaign.max_attempts and campaign.status != "cancelled":
@@ -129,8 +132,8 @@ async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseR
     contact.disposition, contact.disposition_code = d.disposition_of(outcomes)
 
 
-async def _shared(session: AsyncSession, attempt: ContactAttempt) -> bool:
-    """Whether another attempt feeds the same response (it was reopened after a breakoff: it stays)."""
-    count = await session.scalar(select(func.count()).select_from(ContactAttempt).where(
-        ContactAttempt.response_id == attempt.response_id, ContactAttempt.id != attempt.id))
-    return bool(count)
+async def _earlier(session: AsyncSession, attempt: ContactAttempt) -> ContactAttempt | None:
+    """The latest earlier attempt that fed the same response (it was reopened after a breakoff: it stays)."""
+    return (await session.scalars(select(ContactAttempt).where(
+        ContactAttempt.response_id == attempt.response_id, ContactAttempt.id != attempt.id)
+        .order_by(ContactAttempt.number.desc()).limit(1))).first()

@@ -89,11 +89,11 @@ class _Batch:
         self.writes.events.append(event_row(event, now, state, note, response_id))
 
     def due_commands(self, index: int, event: Event, commands: Sequence[Command], form: Form | None,
-                     response_id: str | None, call_control_id: str | None, now: datetime) -> None:
+                     response_id: str | None, call_control_id: str | None, now: datetime, calls: int = 1) -> None:
         """The commands event `index` made due, as the provider will receive them."""
         requests = [outbox.Request(c.step, *telnyx_request(c, form)) for c in commands]
         rows = outbox.command_rows(requests, response_id=response_id, call_control_id=call_control_id,
-                                   event_id=event.id, now=now)
+                                   event_id=event.id, now=now, calls=calls)
         if rows:
             self.due.append((index, rows))
 
@@ -160,7 +160,7 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     if record.direction == "outgoing" and (ended or watched(event)):
         batch.calls.append(CallNote(event, record, ended))
     call_control_id = record.call_control_id or event.call_control_id
-    batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now)
+    batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now, record.state.calls)
     if event.event_type not in HANDLERS:  # recorded for the timeline; nothing in the flow depends on it
         batch.record_event(event, now, "ignored", "no action for this event type", record.id)
         return Outcome("ignored", response_id=record.id)

@@ -6,6 +6,7 @@ one write path, and intake.campaign_end maps the call's end back to the attempt 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Any
@@ -13,17 +14,37 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.config import Settings
+from survey_bot.flow.resume import reopen
 from survey_bot.flow.state import Command
 from survey_bot.forms.model import Form
-from survey_bot.storage import outbox
+from survey_bot.storage import outbox, responses
+from survey_bot.storage import statements as sql
 from survey_bot.storage.campaign_dialing import DIALING
 from survey_bot.storage.campaign_models import Campaign, CampaignContact, ContactAttempt
 from survey_bot.storage.form_versions import form_version_id
 from survey_bot.storage.records import new_record
 from survey_bot.storage.responses import insert_responses
 from survey_bot.telephony.arguments import telnyx_request
+from survey_bot.vocabulary import ABANDONED
 
 __all__ = ["amd_settings", "place_dial"]
+
+
+async def _resumed(session: AsyncSession, contact: CampaignContact, form: Form,
+                   now: datetime) -> tuple[str | None, int]:
+    """The contact's response reopened for the new call if its last call broke off (flow.resume); else None."""
+    if contact.response_id is None:
+        return None, 1
+    found = await responses.load_records(session, [contact.response_id], [])
+    if not found or found[0].state.status != ABANDONED:
+        return None, 1
+    record = found[0]
+    state = reopen(record.state)
+    changed = responses.changed_fields(record.state, state)
+    record = dataclasses.replace(record, state=state, call_control_id=None, call_session_id=None, call_leg_id=None,
+                                 updated_at=now, sensitive=form.sensitive_names)
+    await (await session.connection()).execute(sql.UPDATE_RESPONSE, [responses.update_row(record, changed)])
+    return record.id, state.calls
 
 
 def amd_settings(campaign: Campaign) -> dict[str, Any]:
@@ -38,10 +59,12 @@ async def place_dial(session: AsyncSession, campaign: Campaign, contact: Campaig
                      settings: Settings, slot: datetime, now: datetime) -> ContactAttempt:
     """Queue the next attempt on `contact` (already locked), to be sent no earlier than `slot`."""
     caller_id = campaign.caller_id or settings.from_number
-    response_id = str(uuid.uuid4())
-    record = new_record(response_id, form.form_id, await form_version_id(session, form, now), "outgoing", now,
-                        from_number=caller_id, to_number=contact.phone, sensitive=form.sensitive_names)
-    await insert_responses(session, [record])
+    response_id, calls = await _resumed(session, contact, form, now)
+    if response_id is None:
+        response_id, calls = str(uuid.uuid4()), 1
+        record = new_record(response_id, form.form_id, await form_version_id(session, form, now), "outgoing", now,
+                            from_number=caller_id, to_number=contact.phone, sensitive=form.sensitive_names)
+        await insert_responses(session, [record])
     contact.attempts += 1
     contact.state, contact.last_attempt_at, contact.next_attempt_at = DIALING, slot, None
     attempt = ContactAttempt(campaign_id=campaign.id, contact_id=contact.id, number=contact.attempts,
@@ -51,7 +74,7 @@ async def place_dial(session: AsyncSession, campaign: Campaign, contact: Campaig
                **amd_settings(campaign)}
     dial = Command("dial", "dial", {"r": response_id, "c": contact.id, "a": contact.attempts}, details)
     rows = outbox.command_rows([outbox.Request(dial.step, *telnyx_request(dial, form))], response_id=response_id,
-                               call_control_id=None, event_id=None, now=now)
+                               call_control_id=None, event_id=None, now=now, calls=calls)
     for row in rows:
         row["claimed_at"] = slot  # not before its rate slot (outbox.claim_due reads a pending claim as "due at")
     await outbox.enqueue(session, rows)

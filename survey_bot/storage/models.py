@@ -77,6 +77,7 @@ class Response(Base):
     readback: Mapped[dict[str, Any] | None]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     watchdog: Mapped[list[Any]] = mapped_column(server_default="[]")  # migration 0006
+    calls: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0008: see flow.resume
 
 
 class WebhookEvent(Base):
