@@ -21,7 +21,6 @@ from survey_bot.storage import outbox, responses
 from survey_bot.storage import statements as sql
 from survey_bot.storage.campaign_dialing import DIALING
 from survey_bot.storage.campaign_models import Campaign, CampaignContact, ContactAttempt
-from survey_bot.storage.form_versions import form_version_id
 from survey_bot.storage.records import new_record
 from survey_bot.storage.responses import insert_responses
 from survey_bot.telephony.arguments import telnyx_request
@@ -56,19 +55,20 @@ def amd_settings(campaign: Campaign) -> dict[str, Any]:
 
 
 async def place_dial(session: AsyncSession, campaign: Campaign, contact: CampaignContact, form: Form,
-                     settings: Settings, slot: datetime, now: datetime) -> ContactAttempt:
-    """Queue the next attempt on `contact` (already locked), to be sent no earlier than `slot`."""
+                     settings: Settings, slot: datetime, now: datetime, version_id: int) -> list[dict[str, Any]]:
+    """Start the next attempt on `contact` (already locked); return its dial's outbox rows, due at `slot`, for the
+    caller to enqueue (one statement for a whole round's dials)."""
     caller_id = campaign.caller_id or settings.from_number
     response_id, calls = await _resumed(session, contact, form, now)
     if response_id is None:
         response_id, calls = str(uuid.uuid4()), 1
-        record = new_record(response_id, form.form_id, await form_version_id(session, form, now), "outgoing", now,
+        record = new_record(response_id, form.form_id, version_id, "outgoing", now,
                             from_number=caller_id, to_number=contact.phone, sensitive=form.sensitive_names)
         await insert_responses(session, [record])
     contact.attempts += 1
-    contact.state, contact.last_attempt_at, contact.next_attempt_at = DIALING, slot, None
+    contact.state, contact.last_attempt_at, contact.next_attempt_at = DIALING, now, None
     attempt = ContactAttempt(campaign_id=campaign.id, contact_id=contact.id, number=contact.attempts,
-                             dialed_at=slot, response_id=response_id, voicemail_left=False)
+                             dialed_at=now, response_id=response_id, voicemail_left=False)
     session.add(attempt)
     details = {"connection_id": settings.telnyx_connection_id, "from": caller_id, "to": contact.phone,
                **amd_settings(campaign)}
@@ -77,5 +77,4 @@ async def place_dial(session: AsyncSession, campaign: Campaign, contact: Campaig
                                call_control_id=None, event_id=None, now=now, calls=calls)
     for row in rows:
         row["claimed_at"] = slot  # not before its rate slot (outbox.claim_due reads a pending claim as "due at")
-    await outbox.enqueue(session, rows)
-    return attempt
+    return rows

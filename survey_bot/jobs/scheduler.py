@@ -26,7 +26,9 @@ from survey_bot.forms.model import FormCatalog
 from survey_bot.jobs.campaign_dial import place_dial
 from survey_bot.periodic import Periodic
 from survey_bot.storage import campaign_dialing as store
+from survey_bot.storage import outbox
 from survey_bot.storage.campaign_models import Campaign, CampaignContact
+from survey_bot.storage.form_versions import form_version_id
 from survey_bot.utc import as_utc
 from survey_bot.utc import now as utc_now
 
@@ -86,7 +88,7 @@ class Scheduler:
             return 0
         contacts = await store.claim_due(session, campaign.id, now, min(_MAX_PER_ROUND, 2 * len(slots) + 10))
         blocked = await store.suppressed(session, (c.phone for c in contacts))
-        dialed = 0
+        dialed, rows, version_id = 0, [], await form_version_id(session, form, now)
         for contact in contacts:
             if dialed == len(slots):
                 break
@@ -98,9 +100,10 @@ class Scheduler:
                 opening = next_opening(now, zones, campaign.window_start, campaign.window_end, campaign.days)
                 contact.next_attempt_at = opening or now + _NEVER_OPEN
                 continue
-            await place_dial(session, campaign, contact, form, self._settings, slots[dialed], now)
+            rows += await place_dial(session, campaign, contact, form, self._settings, slots[dialed], now, version_id)
             dialed += 1
         if dialed:
+            await outbox.enqueue(session, rows)
             campaign.last_dial_at = slots[dialed - 1]
         elif not contacts:
             await store.finish_if_done(session, campaign.id, now)
@@ -108,13 +111,14 @@ class Scheduler:
 
 
 def _slots(campaign: Campaign, now: datetime, room: int) -> list[datetime]:
-    """When the next dials may go (at most `room`): 1/rate apart after the last one, none later than now; after
-    a pause the clock restarts at now instead of catching up in a burst."""
+    """When the next dials may go (at most `room`): 1/rate apart after the last one, none later than now, none
+    earlier than one round ago (after a pause or a slow round the clock does not catch up in a burst)."""
     if room <= 0 or campaign.rate <= 0:
         return []
     gap = timedelta(seconds=1.0 / campaign.rate)
     last = as_utc(campaign.last_dial_at) if campaign.last_dial_at is not None else None
-    slot = now if last is None or last + 2 * gap < now else last + gap
+    floor = now - timedelta(seconds=INTERVAL)
+    slot = floor if last is None or last + gap < floor else last + gap
     found: list[datetime] = []
     while slot <= now and len(found) < min(room, _MAX_PER_ROUND):
         found.append(slot)
