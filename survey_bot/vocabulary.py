@@ -76,6 +76,6 @@ REFUSAL_CAUSES: Final = frozenset({"no_answer", "user_busy", "call_rejected", "t
 # A response's survey outcome (reports.metrics.outcome_of), in the order reports show them.
 OUTCOMES: Final = ("completed", "partial", "breakoff", "refused", "failed")
 OUTCOME_LABELS: Final = {"completed": "Completed", "partial": "Partial", "breakoff": "Breakoff",
-                         "refused": "Refused / no answer", "failed": "Failed"}
+                         "refused": "No contact", "failed": "Failed"}
 OUTCOME_COLOURS: Final = {"completed": "#1d6b35", "partial": "#1f5fa8", "breakoff": "#b00020",
                           "refused": "#6b6b6b", "failed": "#4a4a4a"}

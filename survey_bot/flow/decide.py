@@ -86,7 +86,7 @@ def on_answered(event: Event, state: CallState, form: Form, now: datetime) -> li
     """The call is up: the language menu, the disclosure or the voice AI, once answering machine detection (if
     asked) says it is a person."""
     state.answered_at = state.answered_at or event.occurred_at or now
-    return [] if awaiting_detection(state) else begin(state, form)
+    return [] if awaiting_detection(state) else begin(state, form, now)
 
 
 def on_history_updated(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -118,7 +118,7 @@ def on_gather(event: Event, state: CallState, form: Form, now: datetime) -> list
     """A keypad gather ended: the language menu's, the disclosure's, an opt-out key on a question that listens
     for it, or an answer."""
     if event.client_state.get("s") == "language":
-        return begin(state, form) if on_language_chosen(event, state, form) else []
+        return begin(state, form, now) if on_language_chosen(event, state, form) else []
     if event.client_state.get("s") == "disclosure":
         return on_disclosure_ended(event, state, form, now)
     if opted_out_by_key(event, state, form):
@@ -151,7 +151,7 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
     if "~w" in step:  # a watchdog re-issue refused (the step still runs): the call is alive; the next sweep closes
         return []
     if step.startswith("language") and not step.startswith("language:"):  # the menu's gather was refused
-        return begin(state, form) if choose_default(state, form) else []
+        return begin(state, form, now) if choose_default(state, form) else []
     if step == "ai" and state.ai_ended == 0:
         state.ai_status, state.ai_ended = "failed", 1
         return ask_next(state, form, now)

@@ -22,6 +22,7 @@ from typing import Any
 
 from survey_bot.flow.events import Event
 from survey_bot.flow.language import language_menu, menu_open
+from survey_bot.flow.resume import awaiting_resume, on_resumed_answer
 from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context, hangup
 from survey_bot.forms.model import Form
@@ -62,10 +63,11 @@ def awaiting_detection(state: CallState) -> bool:
     return bool(state.outreach.get("amd")) and "result" not in state.outreach
 
 
-def begin(state: CallState, form: Form) -> list[Command]:
+def begin(state: CallState, form: Form, now: datetime) -> list[Command]:
     """A person is on the line: the language menu while the call's locale is open and the form has one, then the
-    disclosure when the form has one, else the voice AI (once)."""
-    if state.ai_status is not None or state.ai_ended or state.outreach.get("disclosure") \
+    disclosure when the form has one, then the survey (once)."""
+    resuming = awaiting_resume(state)  # a campaign's re-dial after a breakoff: its AI gathers count as ended
+    if (not resuming and (state.ai_status is not None or state.ai_ended)) or state.outreach.get("disclosure") \
             or state.outreach.get("opt_out"):
         return []
     if menu_open(state, form):
@@ -74,6 +76,13 @@ def begin(state: CallState, form: Form) -> list[Command]:
     if form.disclosure:
         state.outreach["disclosure"] = "spoken"
         return [Command("disclose", "disclosure", context(state, s="disclosure"))]
+    return _survey(state, form, now)
+
+
+def _survey(state: CallState, form: Form, now: datetime) -> list[Command]:
+    """The survey itself: the voice AI, or on a resumed response only what is left (flow.resume)."""
+    if awaiting_resume(state):
+        return on_resumed_answer(state, form, now)
     return [Command("ask_ai", "ai", context(state, s="ai"))]
 
 
@@ -84,7 +93,7 @@ def on_machine_detected(event: Event, state: CallState, form: Form, now: datetim
     result = str(event.payload.get("result") or "not_sure")[:40]
     state.outreach["result"] = result
     if result in HUMAN_RESULTS:
-        return begin(state, form)
+        return begin(state, form, now)
     state.hangup_cause = MACHINE
     if result == "machine" and state.outreach.get("voicemail"):
         return _voicemail(state) if "greeting" in state.outreach else []  # wait for the beep
@@ -126,7 +135,7 @@ def on_disclosure_ended(event: Event, state: CallState, form: Form, now: datetim
     if status == "valid" and form.opt_out_key and digits.rstrip("#") == form.opt_out_key:
         return opt_out(state, form, "key")
     state.outreach["disclosure"] = "heard"
-    return [Command("ask_ai", "ai", context(state, s="ai"))]
+    return _survey(state, form, now)
 
 
 def opted_out_by_key(event: Event, state: CallState, form: Form) -> bool:

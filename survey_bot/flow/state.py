@@ -77,6 +77,7 @@ class CallState:
     # what it found ("result", "greeting", "voicemail_left"), the disclosure ("disclosure": spoken | heard) and
     # an opt-out ("opt_out": key | voice)
     outreach: dict[str, Any] = field(default_factory=dict)
+    calls: int = 1  # calls the response has been on (a campaign's re-dial after a breakoff: flow.resume)
 
 
 @dataclass

@@ -112,7 +112,7 @@ def _again(state: CallState, form: Form, step: str | None, now: datetime) -> lis
     """The awaited step once more, built as the flow first built it but with a step name (so a command id) of
     its own; its webhooks are matched as the first one's would have been (same client_state)."""
     if step == "language":  # the menu's answer never came: the default locale, and on (disclosure or AI)
-        return begin(state, form) if choose_default(state, form) else []
+        return begin(state, form, now) if choose_default(state, form) else []
     if step == "answer":
         again = Command("answer", "answer", context(state))
     elif step == "disclosure":
