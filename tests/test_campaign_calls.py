@@ -146,3 +146,21 @@ async def _wait_for(stack: Stack, campaign_id: str, done: Callable[[dict[str, Ca
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(str(await contacts(stack, campaign_id)))
         await asyncio.sleep(0.1)
+
+
+async def test_answering_machines_get_the_campaigns_voicemail_after_the_beep(stack: Stack) -> None:
+    stack.fake.expect_dial(nobody(A, "machine_beep"))
+    stack.fake.expect_dial(human(B))
+    campaign_id = await add_campaign(stack, [A, B], amd=True, voicemail="Acme calling, we will try again.")
+    await wait_until_finished(stack, campaign_id)
+    found = await contacts(stack, campaign_id)
+    assert {p: (c.disposition, c.disposition_code, c.attempts) for p, c in found.items()} == {
+        A: ("machine", "3.14", 1), B: ("complete", "1.1", 1)}
+    tried = {a.contact_id: a for a in await attempts(stack, campaign_id)}
+    machine, person = tried[found[A].id], tried[found[B].id]
+    assert (machine.outcome, machine.amd_result, machine.voicemail_left) == ("machine_voicemail", "machine", True)
+    assert person.outcome == "complete" and person.amd_result in ("human", "human_residence", "human_business")
+    dial = next(r for r in stack.fake.accepted() if r.action == "dial" and r.body["to"] == A)
+    assert dial.body["answering_machine_detection"] == "premium"
+    said = [r.body.get("payload") for r in stack.fake.accepted(machine.call_control_id) if r.action == "speak"]
+    assert said == ["Acme calling, we will try again."]
