@@ -60,10 +60,10 @@ NOT_APPLICABLE: Final = "not_applicable"
 DECLINED_CELL: Final = ".declined"  # a declined answer in a CSV cell (a leading dot: no answer looks like it)
 
 # The metadata columns of a CSV export, before the fields' own. A field may not take one of these names, nor
-# one reserved for what is to come (`locale`) or for the voice AI's list of declined questions.
+# one reserved for the voice AI's list of declined questions and its opt-out flag.
 EXPORT_COLUMNS: Final = ("response_id", "form_id", "form_version", "status", "direction", "from", "to", "locale",
                          "started_at", "completed_at")
-RESERVED_NAMES: Final = frozenset({*EXPORT_COLUMNS, "declined_questions"})
+RESERVED_NAMES: Final = frozenset({*EXPORT_COLUMNS, "declined_questions", "opt_out"})
 
 # Hang-up causes survey-bot sets itself (Telnyx's own, such as normal_clearing, are stored as Telnyx sends them).
 LOST: Final = "lost"  # the watchdog found the call gone without its hang-up webhook
@@ -76,6 +76,6 @@ REFUSAL_CAUSES: Final = frozenset({"no_answer", "user_busy", "call_rejected", "t
 # A response's survey outcome (reports.metrics.outcome_of), in the order reports show them.
 OUTCOMES: Final = ("completed", "partial", "breakoff", "refused", "failed")
 OUTCOME_LABELS: Final = {"completed": "Completed", "partial": "Partial", "breakoff": "Breakoff",
-                         "refused": "Refused / no answer", "failed": "Failed"}
+                         "refused": "No contact", "failed": "Failed"}
 OUTCOME_COLOURS: Final = {"completed": "#1d6b35", "partial": "#1f5fa8", "breakoff": "#b00020",
                           "refused": "#6b6b6b", "failed": "#4a4a4a"}

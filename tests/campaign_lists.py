@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
+import json
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +21,21 @@ from survey_bot.storage.campaign_models import CampaignContact, ContactAttempt
 from survey_bot.storage.engine import make_engine, make_sessionmaker
 
 REPO = Path(__file__).resolve().parent.parent
+DISCLOSURE = "Hello, this is Acme Stores calling for a short survey about your visit."
+
+
+@functools.cache
+def campaign_forms() -> Path:
+    """A forms folder with the bundled forms, the satisfaction survey made campaign-ready: with the x-disclosure
+    campaign forms require (the bundled form, called by its own numbers, has none)."""
+    folder = Path(tempfile.mkdtemp(prefix="campaign-forms-"))
+    for path in (REPO / "forms").glob("*.json"):
+        document = json.loads(path.read_text())
+        if path.stem == "customer_satisfaction":
+            document["x-disclosure"] = DISCLOSURE
+        (folder / path.name).write_text(json.dumps(document))
+    return folder
+
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 LIST = ("phone,name,timezone,locale,plan\n"
         "+1 212 555 0101,Ann,,,gold\n"            # 2: New York, derived
@@ -36,10 +54,11 @@ class Ran:
     err: str
 
 
-async def cli(monkeypatch: pytest.MonkeyPatch, database_url: str, *argv: str) -> Ran:
-    """`survey-bot ARGV` through the CLI's entry function (in a thread: it runs its own event loop)."""
+async def cli(monkeypatch: pytest.MonkeyPatch, database_url: str, *argv: str, forms: Path | None = None) -> Ran:
+    """`survey-bot ARGV` through the CLI's entry function (in a thread: it runs its own event loop); `forms`: the
+    forms folder (the campaign-ready one by default)."""
     monkeypatch.setenv("SURVEY_BOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("SURVEY_BOT_FORMS_DIR", str(REPO / "forms"))
+    monkeypatch.setenv("SURVEY_BOT_FORMS_DIR", str(forms or campaign_forms()))
     out, err = io.StringIO(), io.StringIO()
 
     def run() -> int:

@@ -8,18 +8,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from campaign_lists import LIST, dial, dispose, numbered_list
+from campaign_lists import LIST, REPO, campaign_forms, dial, dispose, numbered_list
 
 from survey_bot.serving.embedded import serve_asgi
 from survey_bot.simulator.signer import WebhookSigner
 from survey_bot.web.app import create_app
 
-FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+FORMS_DIR = campaign_forms()
 TOKEN = "campaign-api-token-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SIGNER = WebhookSigner.from_seed(b"c" * 32)
@@ -176,3 +175,12 @@ async def test_the_routes_are_in_the_openapi_document_behind_the_token(http: htt
     assert "409" in map(str, paths["/api/campaigns/{campaign_id}/start"]["post"]["responses"])
     unauthorised = await http.get("/api/campaigns", headers={"Authorization": "Bearer wrong-token-000000"})
     assert unauthorised.status_code == 401
+
+
+async def test_a_form_without_a_disclosure_cannot_run_a_campaign(database_url: str) -> None:
+    async for http in _client(database_url, forms_dir=REPO / "forms"):
+        answer = await http.post("/api/campaigns", params={"form": FORM}, content=b"phone\n+12125550101\n",
+                                 headers={"Content-Type": "text/csv"})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"] == ("form: form 'customer_satisfaction' has no x-disclosure: a campaign's calls "
+                                           "must say who is calling and why (add \"x-disclosure\" to the form)")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from campaign_lists import LIST, REPO, cli, contacts_of, dial, dispose, numbered_list
+from campaign_lists import LIST, REPO, campaign_forms, cli, contacts_of, dial, dispose, numbered_list
 
 FORM = "customer_satisfaction"
 
@@ -110,6 +110,15 @@ async def test_bad_options_are_one_line_and_exit_2(monkeypatch: pytest.MonkeyPat
     assert ran.code == 2 and message in ran.err and ran.err.count("\n") == 1, ran.err
 
 
+async def test_a_form_without_a_disclosure_cannot_run_a_campaign(monkeypatch: pytest.MonkeyPatch, database_url: str,
+                                                                 contacts_csv: Path) -> None:
+    ran = await cli(monkeypatch, database_url, "campaign", "create", "--form", FORM, "--contacts", str(contacts_csv),
+                    forms=REPO / "forms")
+    assert ran.code == 2 and ran.err.count("\n") == 1, ran.err
+    assert "--form customer_satisfaction: form 'customer_satisfaction' has no x-disclosure: a campaign's calls must " \
+           "say who is calling and why" in ran.err
+
+
 async def test_states_refusals_and_cancel_disposing_every_open_contact(
         monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> None:
     path = tmp_path / "five.csv"
@@ -201,7 +210,8 @@ def test_the_installed_command_creates_a_campaign(sqlite_url: str, tmp_path: Pat
     """Once through a real process (the rest call the same entry function in-process, to stay fast)."""
     path = tmp_path / "list.csv"
     path.write_text(numbered_list(3))
-    env = {"PATH": "/usr/bin:/bin", "SURVEY_BOT_DATABASE_URL": sqlite_url, "SURVEY_BOT_FORMS_DIR": str(REPO / "forms"),
+    env = {"PATH": "/usr/bin:/bin", "SURVEY_BOT_DATABASE_URL": sqlite_url,
+           "SURVEY_BOT_FORMS_DIR": str(campaign_forms()),
            **{k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "SURVEY_BOT_DATA_KEY")}}
     ran = subprocess.run([sys.executable, "-m", "survey_bot", "campaign", "create", "--form", FORM, "--contacts",
                           str(path)], env=env, capture_output=True, text=True, timeout=60, check=False)

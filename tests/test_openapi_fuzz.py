@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from campaign_lists import campaign_forms
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from quart import Quart
@@ -33,7 +34,7 @@ from survey_bot.storage.webhook_models import WebhookDelivery, WebhookEndpoint
 from survey_bot.web.app import create_app
 from survey_bot.web.state import state
 
-FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+FORMS_DIR = campaign_forms()  # the bundled forms, the satisfaction survey with the disclosure campaigns need
 TOKEN = "fuzz-token-0123456789"
 FORM_IDS = ["customer_satisfaction", "appointment_intake"]
 RESPONSE_IDS = [str(uuid.UUID(int=i)) for i in range(1, 6)]

@@ -135,7 +135,7 @@ def problems(text: str, tmp_path: Path, suffix: str = ".json") -> list[str]:
     ('{"form": "customer_satisfaction", "calls": [{"name": "x", "expect": {"answers": {"npz": 1}}}]}', ".json",
      ["/calls/0/expect/answers/npz: 'npz' is not a field of the form"]),
     ('{"form": "customer_satisfaction", "calls": [{"name": "x", "callee": "busy"}]}', ".json",
-     ["/calls/0/callee: `callee` says who picks up an outbound call"]),
+     ["/calls/0/callee: `callee` is about an outbound call"]),
 ])
 def test_a_file_that_is_not_valid_is_refused_with_pointers(text: str, suffix: str, expected: list[str],
                                                           tmp_path: Path) -> None:

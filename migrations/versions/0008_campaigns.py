@@ -20,6 +20,9 @@ UTC = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # How an outbound call opened (answering machine detection, voicemail, disclosure, opt-out): flow.state.
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("outreach", sa.JSON(), nullable=False, server_default="{}"))
     op.create_table(
         "campaigns",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -102,9 +105,16 @@ def upgrade() -> None:
         sa.Column("created_at", UTC, nullable=False),
         sa.PrimaryKeyConstraint("phone", name=op.f("pk_suppressions")),
     )
+    # How many calls a response has been on: a campaign contact re-dialled after a breakoff continues the same
+    # response, and each call's commands are keyed apart (flow.resume).
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("calls", sa.Integer(), nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.drop_column("outreach")
+        batch_op.drop_column("calls")
     op.drop_table("suppressions")
     op.drop_table("contact_attempts")
     op.drop_table("campaign_contacts")

@@ -9,7 +9,10 @@ from typing import Final
 
 import phonenumbers
 
-__all__ = ["DAYS", "CampaignSettings", "SettingError", "check_locale", "format_duration", "parse_days",
+from survey_bot.forms.model import Form
+
+__all__ = ["DAYS", "CampaignSettings", "SettingError", "campaign_form_problem", "check_locale",
+           "format_duration", "parse_days",
            "parse_duration", "parse_window"]
 
 DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -133,3 +136,11 @@ class CampaignSettings:
             rate=float(rate) if rate is not None else base.rate, amd=base.amd if amd is None else amd,
             voicemail=voicemail.strip() if voicemail is not None else None, quota=quota,
             locale=check_locale(locale), default_region=region)
+
+
+def campaign_form_problem(form: Form) -> str | None:
+    """Why `form` may not run a campaign (None: it may): a campaign's calls must say who is calling and why."""
+    if not form.disclosure:
+        return (f"form {form.form_id!r} has no x-disclosure: a campaign's calls must say who is calling and why "
+                f"(add \"x-disclosure\" to the form)")
+    return None

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.campaigns.contacts import ListError
-from survey_bot.campaigns.settings import CampaignSettings, SettingError
+from survey_bot.campaigns.settings import CampaignSettings, SettingError, campaign_form_problem
 from survey_bot.cli.campaign_output import print_import, print_report, print_status
 from survey_bot.cli.common import Commands
 from survey_bot.errors import ConfigError
@@ -104,6 +104,8 @@ async def _import(path: Path, form_id: str, name: str, settings: CampaignSetting
         if form_id not in runtime.catalog.forms:
             known = ", ".join(sorted(runtime.catalog.forms)) or "none"
             raise ConfigError(f"--form {form_id}: no such form in {runtime.settings.forms_path} (known: {known})")
+        if (problem := campaign_form_problem(runtime.catalog.forms[form_id])) is not None:
+            raise ConfigError(f"--form {form_id}: {problem}")
         try:
             with path.open("rb") as raw:
                 async with runtime.sessions() as session, session.begin():

@@ -4,9 +4,10 @@ reads; `--json` gives the same as the API)."""
 from __future__ import annotations
 
 from survey_bot.reports.campaign_views import CampaignReport, CampaignStatus
+from survey_bot.reports.campaigns import report_lines
 from survey_bot.storage.campaigns import ImportSummary
 
-__all__ = ["percent", "print_import", "print_report", "print_status"]
+__all__ = ["print_import", "print_report", "print_status"]
 
 SHOWN = 20  # problem rows printed per kind; the rest are counted
 
@@ -41,17 +42,6 @@ def print_status(status: CampaignStatus) -> None:
           + (", voicemail message" if rules.voicemail else ""))
 
 
-def percent(value: float | None) -> str:
-    """A rate as a percentage with one decimal, or "-" when it has nothing to divide."""
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
 def print_report(report: CampaignReport) -> None:
     """Counts per disposition (with their AAPOR codes), then the rates with their formulas."""
-    print(f"campaign {report.campaign_id}: {report.contacts} contacts, {report.open_contacts} not final yet")
-    for line in report.dispositions:
-        print(f"  {line.code:<5} {line.disposition:<15} {line.count}")
-    groups = "  ".join(f"{name}={n}" for name, n in report.groups.items())
-    print(f"groups: {groups}")
-    for name, value in report.rates.items():
-        print(f"  {name:<6} {percent(value):>7}  = {report.formulas[name]}")
+    print("\n".join(report_lines(report)))

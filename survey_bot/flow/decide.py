@@ -16,13 +16,24 @@ from datetime import datetime
 from survey_bot.flow.ai import on_ai_ended, on_partial_results
 from survey_bot.flow.events import Event
 from survey_bot.flow.keypad import ask_next, give_up, on_gather_ended
-from survey_bot.flow.language import choose_default, on_language_chosen, start_ai
+from survey_bot.flow.language import choose_default, on_language_chosen
+from survey_bot.flow.opening import (
+    awaiting_detection,
+    begin,
+    on_disclosure_ended,
+    on_greeting_ended,
+    on_machine_detected,
+    on_voicemail_spoken,
+    opt_out,
+    opted_out_by_key,
+    opted_out_by_voice,
+)
 from survey_bot.flow.state import CallState, Command, Decision
 from survey_bot.flow.status import settle
 from survey_bot.flow.steps import context, hangup, keep, keep_newest_history
 from survey_bot.flow.watchdog import on_watchdog
 from survey_bot.forms.model import Form
-from survey_bot.vocabulary import DTMF, LOST
+from survey_bot.vocabulary import DTMF, HANGUP_CAUSES
 
 __all__ = ["HANDLERS", "next_commands"]
 
@@ -60,6 +71,7 @@ def _working_copy(state: CallState) -> CallState:
         provenance=dict(state.provenance),
         keypad_done=list(state.keypad_done),
         watchdog=list(state.watchdog),
+        outreach=dict(state.outreach),
     )
 
 
@@ -71,18 +83,10 @@ def on_initiated(event: Event, state: CallState, form: Form, now: datetime) -> l
 
 
 def on_answered(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
-    """The call is up: hand the form to the voice AI (after the language menu, when the call's locale is open)."""
+    """The call is up: the language menu, the disclosure or the voice AI, once answering machine detection (if
+    asked) says it is a person."""
     state.answered_at = state.answered_at or event.occurred_at or now
-    if state.ai_status is not None or state.ai_ended:
-        return []
-    return start_ai(state, form)
-
-
-def on_gather(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
-    """A keypad gather ended: the language menu's, or a question's."""
-    if event.client_state.get("s") == "language":
-        return on_language_chosen(event, state, form, now)
-    return on_gather_ended(event, state, form, now)
+    return [] if awaiting_detection(state) else begin(state, form, now)
 
 
 def on_history_updated(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -92,7 +96,9 @@ def on_history_updated(event: Event, state: CallState, form: Form, now: datetime
 
 
 def on_speak_ended(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
-    """The closing words were spoken (or their recording played): end the call."""
+    """The closing words were spoken (or their recording played), or a voicemail message: end the call."""
+    if event.client_state.get("s") == "voicemail":
+        return on_voicemail_spoken(event, state)
     if event.client_state.get("s") != "closing":
         return []
     return [hangup(state)]
@@ -102,10 +108,37 @@ def on_hangup(event: Event, state: CallState, form: Form, now: datetime) -> list
     """The call is over: keep every answer, store why it ended."""
     state.ended_at = state.ended_at or event.occurred_at or now
     cause, source = event.payload.get("hangup_cause"), event.payload.get("hangup_source")
-    if state.hangup_cause != LOST:  # the watchdog ended it first: keep saying so (the timeline has this event)
+    if state.hangup_cause not in HANGUP_CAUSES:  # survey-bot's own (lost, opt-out, machine) say more: kept
         state.hangup_cause = str(cause)[:40] if cause else state.hangup_cause
     state.hangup_source = str(source)[:20] if source else state.hangup_source
     return []
+
+
+def on_gather(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
+    """A keypad gather ended: the language menu's, the disclosure's, an opt-out key on a question that listens
+    for it, or an answer."""
+    if event.client_state.get("s") == "language":
+        return begin(state, form, now) if on_language_chosen(event, state, form) else []
+    if event.client_state.get("s") == "disclosure":
+        return on_disclosure_ended(event, state, form, now)
+    if opted_out_by_key(event, state, form):
+        return opt_out(state, form, "key")
+    return on_gather_ended(event, state, form, now)
+
+
+def on_partial(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
+    """Partial answers; a spoken opt-out counts at once (the caller may hang up before the AI ends)."""
+    if opted_out_by_voice(event.payload.get("partial_results")):
+        opt_out(state, form, "voice", goodbye=False)
+    return on_partial_results(event, state, form, now)
+
+
+def on_ai_gather_ended(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
+    """The AI's gather ended: its answers are kept; after a spoken opt-out, goodbye instead of the next step."""
+    if opted_out_by_voice(event.payload.get("result")):
+        opt_out(state, form, "voice", goodbye=False)
+    commands = on_ai_ended(event, state, form, now)
+    return opt_out(state, form, "voice") if state.outreach.get("opt_out") else commands
 
 
 def on_command_failed(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
@@ -118,7 +151,7 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
     if "~w" in step:  # a watchdog re-issue refused (the step still runs): the call is alive; the next sweep closes
         return []
     if step.startswith("language") and not step.startswith("language:"):  # the menu's gather was refused
-        return choose_default(state, form)
+        return begin(state, form, now) if choose_default(state, form) else []
     if step == "ai" and state.ai_ended == 0:
         state.ai_status, state.ai_ended = "failed", 1
         return ask_next(state, form, now)
@@ -141,10 +174,14 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
 HANDLERS: dict[str, Handler] = {
     "call.initiated": on_initiated,
     "call.answered": on_answered,
-    "call.ai_gather.partial_results": on_partial_results,
+    "call.ai_gather.partial_results": on_partial,
     "call.ai_gather.message_history_updated": on_history_updated,
-    "call.ai_gather.ended": on_ai_ended,
+    "call.ai_gather.ended": on_ai_gather_ended,
     "call.gather.ended": on_gather,
+    "call.machine.detection.ended": on_machine_detected,
+    "call.machine.premium.detection.ended": on_machine_detected,
+    "call.machine.greeting.ended": on_greeting_ended,
+    "call.machine.premium.greeting.ended": on_greeting_ended,
     "call.speak.ended": on_speak_ended,
     "call.playback.ended": on_speak_ended,
     "call.hangup": on_hangup,

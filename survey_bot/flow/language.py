@@ -1,13 +1,11 @@
 """Which language a call speaks, when nothing said it before the call was answered (no locale requested for an
-outbound call, no number mapped to one): with `x-language-menu`, a keypad menu before the AI starts, each
-sentence in its own language and voice ("For English, press 1." "Para español, oprima 2."), the last one
-gathering the key; no key, or a wrong one after Telnyx's tries, gives the default locale. Without a menu, the
-default locale.
+outbound call, no number mapped to one): with `x-language-menu`, a keypad menu before the disclosure and the AI
+(flow.opening.begin asks it), each sentence in its own language and voice ("For English, press 1." "Para
+español, oprima 2."), the last one gathering the key; no key, or a wrong one after Telnyx's tries, gives the
+default locale. Without a menu, the default locale. Once chosen, the call goes on as flow.opening.begin says.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
@@ -15,16 +13,12 @@ from survey_bot.flow.steps import context
 from survey_bot.forms.catalogue import language_name
 from survey_bot.forms.model import Form
 
-__all__ = ["choose_default", "language_menu", "on_language_chosen", "start_ai"]
+__all__ = ["choose_default", "language_menu", "menu_open", "on_language_chosen"]
 
 
-def start_ai(state: CallState, form: Form) -> list[Command]:
-    """The call is up: the language menu first when the locale is still open and the form has one, else the AI
-    (in the default locale when none was chosen)."""
-    if not state.locale and form.language_menu and len(form.locales) > 1:
-        return language_menu(state, form)
-    state.locale = state.locale or form.locales[0]
-    return [Command("ask_ai", "ai", context(state, s="ai"))]
+def menu_open(state: CallState, form: Form) -> bool:
+    """Whether the call's locale is still open and the form asks it with a language menu."""
+    return not state.locale and form.language_menu and len(form.locales) > 1
 
 
 def _sentence(form: Form, locale: str, digit: int) -> str:
@@ -44,19 +38,21 @@ def language_menu(state: CallState, form: Form, suffix: str = "") -> list[Comman
                             "digits": digits})]
 
 
-def on_language_chosen(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:
-    """The menu's key (or none after Telnyx's tries): the call speaks that locale from now on."""
+def on_language_chosen(event: Event, state: CallState, form: Form) -> bool:
+    """The menu's key (or none after Telnyx's tries): the call speaks that locale from now on. False: a
+    redelivery, or a choice already made (nothing to go on with)."""
     if state.locale or state.ai_status is not None or state.ai_ended:
-        return []  # a redelivery, or a choice already made
+        return False
     digits = str(event.payload.get("digits") or "").rstrip("#")
     valid = event.payload.get("status") == "valid" and digits.isdigit() and 1 <= int(digits) <= len(form.locales)
     state.locale = form.locales[int(digits) - 1] if valid else form.locales[0]
-    return [Command("ask_ai", "ai", context(state, s="ai"))]
+    return True
 
 
-def choose_default(state: CallState, form: Form) -> list[Command]:
-    """The menu went unanswered for good (refused, or silent past the watchdog's patience): the default locale."""
+def choose_default(state: CallState, form: Form) -> bool:
+    """The menu went unanswered for good (refused, or silent past the watchdog's patience): the default locale.
+    False: a locale was chosen already."""
     if state.locale:
-        return []
+        return False
     state.locale = form.locales[0]
-    return [Command("ask_ai", "ai", context(state, s="ai"))]
+    return True

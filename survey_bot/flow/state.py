@@ -19,11 +19,12 @@ __all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
 # What a Command may ask for. ask_ai details: fields and history for a re-ask (none: the whole form);
 # ask_keypad details: field, intro (say the keypad intro first), retry (why the last entry was refused);
 # confirm details: field, value (read back for a 1 or a 2); speak details: text; play details: audio (the
-# form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id.
-# speak details may name the locale whose voice says it; ask_language details: text, locale, digits (the
+# form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id, amd
+# (an answering machine detection mode); disclose details: none (the form's x-disclosure, opt-out key listened
+# for). speak details may name the locale whose voice says it; ask_language details: text, locale, digits (the
 # language menu's gathering sentence).
 ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial",
-                     "ask_language"})
+                     "ask_language", "disclose"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class CallState:
     finished_at: datetime | None = None  # when nothing was left to ask (the form ran to its end)
     watchdog: list[dict[str, Any]] = field(default_factory=list)  # what the watchdog found and did (flow.watchdog)
     locale: str = ""  # the locale the call speaks (one of the form's); "" until a language menu has been answered
+    # how the call opened (flow.opening): the dial's answering machine detection ("amd" mode, "voicemail" text),
+    # what it found ("result", "greeting", "voicemail_left"), the disclosure ("disclosure": spoken | heard) and
+    # an opt-out ("opt_out": key | voice)
+    outreach: dict[str, Any] = field(default_factory=dict)
+    calls: int = 1  # calls the response has been on (a campaign's re-dial after a breakoff: flow.resume)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 When a call a person answered ends, or the form has run to its end: `completed` when every required field
 (static, or required by a branch that applies) has a final answer; otherwise `partial` if the form ran to
 its end, `abandoned` if the caller hung up before that. Where the call was when it ended (an optional keypad
-question, the closing words) does not matter. A call nobody answered is `failed`.
+question, the closing words) does not matter. A call nobody answered (or only a machine) is `failed`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from survey_bot.flow.state import CallState
 from survey_bot.forms.model import Form
-from survey_bot.vocabulary import ABANDONED, COMPLETED, FAILED, FINAL_SOURCES, IN_PROGRESS, PARTIAL
+from survey_bot.vocabulary import ABANDONED, COMPLETED, FAILED, FINAL_SOURCES, IN_PROGRESS, MACHINE, PARTIAL
 
 __all__ = ["complete", "settle"]
 
@@ -27,8 +27,9 @@ def settle(state: CallState, form: Form, now: datetime) -> None:
     """Recompute the status from the facts."""
     if state.finished_at is None and state.ended_at is None:
         state.status = IN_PROGRESS
-    elif state.ended_at is not None and state.direction == "outgoing" and state.answered_at is None:
-        state.status = FAILED  # nobody took the call
+    elif state.ended_at is not None and state.direction == "outgoing" and (
+            state.answered_at is None or state.hangup_cause == MACHINE):
+        state.status = FAILED  # nobody took the call (or only an answering machine or a fax did)
     elif complete(state, form):
         state.status = COMPLETED
     else:

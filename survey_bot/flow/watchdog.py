@@ -17,27 +17,33 @@ from survey_bot.flow.ai import reask, reask_fields
 from survey_bot.flow.events import Event
 from survey_bot.flow.keypad import ask_next, closing, prompt, read_back, tries
 from survey_bot.flow.language import choose_default
+from survey_bot.flow.opening import awaiting_detection, begin
 from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import context
 from survey_bot.forms.model import Form
-from survey_bot.vocabulary import LOST
+from survey_bot.vocabulary import LOST, MACHINE
 
 __all__ = ["RINGING_SECONDS", "awaited", "on_watchdog", "silence_allowed"]
 
 RINGING_SECONDS = 30.0  # dial's timeout_secs (survey-bot dials with Telnyx's default)
+MACHINE_SECONDS = 60.0  # a detection (a few seconds), a machine's greeting, a voicemail message
 _SPEECH_CHARACTERS_PER_SECOND = 12.0  # a prompt of 120 characters takes about 10 s to speak
 _AI_TURN_SECONDS = 30.0  # between transcript updates while the AI converses (each update resets the clock)
 
 
 def awaited(state: CallState, form: Form | None = None) -> str | None:
-    """What the response is waiting for: `ringing`, `answer`, `language` (the menu), `ai`, `keypad`, `confirm`,
-    `closing`; None once the call has ended."""
+    """What the response is waiting for: `ringing`, `answer`, `machine`, `language` (the menu), `disclosure`,
+    `ai`, `keypad`, `confirm`, `closing`; None once the call has ended."""
     if state.ended_at is not None:
         return None
     if state.answered_at is None:
         return "ringing" if state.direction == "outgoing" else "answer"
+    if awaiting_detection(state) or state.hangup_cause == MACHINE:
+        return "machine"  # the detection's verdict, a machine's greeting, the voicemail message
     if not state.locale and form is not None and form.language_menu:
         return "language"
+    if state.outreach.get("disclosure") == "spoken":
+        return "disclosure"
     if state.finished_at is not None:
         return "closing"
     if state.readback is not None:
@@ -54,6 +60,10 @@ def silence_allowed(state: CallState, form: Form) -> float | None:
         return None
     if step == "ringing":
         return RINGING_SECONDS
+    if step == "machine":
+        return MACHINE_SECONDS
+    if step == "disclosure":
+        return 10.0 + len(form.disclosure_words()) / _SPEECH_CHARACTERS_PER_SECOND
     if step == "ai":
         limit = form.voice.get("user_response_timeout_ms")
         return max(_AI_TURN_SECONDS, float(limit) / 1000 if isinstance(limit, int | float) else 0.0)
@@ -93,7 +103,7 @@ def _action(state: CallState, step: str | None, alive: bool) -> str:
     if step is None or not alive:
         return "ended"
     earlier = [note["action"] for note in state.watchdog]
-    if step in ("ringing", "closing") or "closing" in earlier:
+    if step in ("ringing", "closing", "machine") or "closing" in earlier:
         return "hung_up"
     return "closing" if "reissued" in earlier else "reissued"
 
@@ -101,10 +111,12 @@ def _action(state: CallState, step: str | None, alive: bool) -> str:
 def _again(state: CallState, form: Form, step: str | None, now: datetime) -> list[Command]:
     """The awaited step once more, built as the flow first built it but with a step name (so a command id) of
     its own; its webhooks are matched as the first one's would have been (same client_state)."""
-    if step == "language":  # the menu's answer never came: the default locale, and on to the AI
-        return choose_default(state, form)
+    if step == "language":  # the menu's answer never came: the default locale, and on (disclosure or AI)
+        return begin(state, form, now) if choose_default(state, form) else []
     if step == "answer":
         again = Command("answer", "answer", context(state))
+    elif step == "disclosure":
+        again = Command("disclose", "disclosure", context(state, s="disclosure"))
     elif step == "ai":
         again = reask(state, form, reask_fields(state, form, set())) if state.reasks \
             else Command("ask_ai", "ai", context(state, s="ai"))

@@ -24,10 +24,11 @@ from survey_bot.forms.catalogue import Phrases
 from survey_bot.forms.check_locales import locale_problems, locale_warnings
 from survey_bot.forms.check_logic import logic_problems
 from survey_bot.forms.check_warnings import warnings_of
-from survey_bot.forms.keypad import leaf_keypad
+from survey_bot.forms.keypad import confirms, leaf_keypad
 from survey_bot.forms.labels import label_problems
 from survey_bot.forms.localised import locales_of, pick
 from survey_bot.forms.model import DTMF_DEFAULTS
+from survey_bot.forms.opt_out import opt_out_problems
 from survey_bot.forms.phrases import prompt_of, speak_payload
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
 from survey_bot.forms.sensitive import KEYPAD_ONLY, sensitivity
@@ -38,7 +39,8 @@ __all__ = ["ProviderCheck", "check_document", "errors_only", "form_id_problem", 
 ProviderCheck = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 ROOT_KEYS = frozenset({"x-voice", "x-dtmf", "x-numbers", "x-reask", "x-retention-days", "x-locales", "x-title",
-                       "x-description", "x-language-menu", "x-phrases", "x-fhir-questionnaire"})
+                       "x-description", "x-language-menu", "x-phrases", "x-fhir-questionnaire", "x-disclosure",
+                       "x-opt-out"})
 
 
 FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio", "x-sensitive", "x-title",
@@ -48,7 +50,7 @@ FIELD_KEYS = frozenset({"x-prompt", "x-dtmf", "x-confirm", "x-labels", "x-audio"
 MAX_SPEECH = 3000
 # Keys whose value is a string or an object of strings keyed by locale (type errors worded for both).
 _LOCALISED = frozenset({"x-prompt", "x-title", "x-description", "greeting", "gather_ended_speech", "intro", "closing",
-                        "voice"})
+                        "voice", "x-disclosure"})
 # A conditional branch or condition: its `required` may name the enclosing object's fields (forms.check_logic).
 _BRANCH = re.compile(r"/(if|then|else)$|/dependentSchemas/[^/]+$")
 
@@ -202,6 +204,8 @@ def _field_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
     found += logic_problems(document, fields)
     found += audio_problems(document, fields)
     decline = dtmf.get("decline_key", DTMF_DEFAULTS["decline_key"]) if isinstance(dtmf, dict) else "*"
+    confirming = any(confirms(leaf.schema, leaf_keypad(leaf)[0]) for leaf in fields)
+    found += opt_out_problems(document, fields, str(decline or ""), confirming)
     for leaf in fields:
         keypad, problems = leaf_keypad(leaf)
         found += [(leaf.at("x-dtmf") + relative, message) for relative, message in problems]

@@ -13,7 +13,7 @@ from typing import Any
 
 from survey_bot.forms.catalogue import catalogue_for, missing_messages, placeholders
 from survey_bot.forms.labels import is_locale
-from survey_bot.forms.localised import FIELD_STRINGS, FORM_STRINGS, locales_of
+from survey_bot.forms.localised import FIELD_STRINGS, FORM_STRINGS, ROOT_STRINGS, locales_of
 from survey_bot.forms.schema_walk import escape, walk
 
 __all__ = ["locale_problems", "locale_warnings"]
@@ -29,6 +29,9 @@ def _strings(document: Mapping[str, Any]) -> Iterator[tuple[str, Any, bool]]:
         settings = document.get(owner)
         if isinstance(settings, Mapping) and name in settings:
             yield f"/{owner}/{name}", settings[name], True
+    for name in ROOT_STRINGS:
+        if name in document:
+            yield f"/{name}", document[name], True
     for schema, pointer in walk(dict(document), ""):
         for name in (*FIELD_STRINGS, "x-title", "x-description"):
             if name in schema:

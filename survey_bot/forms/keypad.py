@@ -13,8 +13,8 @@ from typing import Any, Literal
 from survey_bot.forms.labels import choice_values
 from survey_bot.forms.schema_walk import Leaf
 
-__all__ = ["Keypad", "bound", "derive_keypad", "fmt_number", "high_bound", "leaf_keypad", "low_bound", "types_of",
-           "valid_digits"]
+__all__ = ["Keypad", "bound", "confirms", "derive_keypad", "fmt_number", "high_bound", "leaf_keypad", "low_bound",
+           "types_of", "valid_digits"]
 
 Kind = Literal["menu", "boolean", "digits", "date", "time"]
 
@@ -243,3 +243,14 @@ def valid_digits(keypad: Keypad, schema: Mapping[str, Any]) -> str:
         return "".join(sorted(keypad.choices))
     star = "*" if keypad.kind == "digits" and types_of(schema) == {"number"} else ""
     return "0123456789" + star + keypad.terminator
+
+
+def confirms(schema: Mapping[str, Any], keypad: Keypad | None) -> bool:
+    """Whether keypad digits are read back for a 1 or a 2: x-confirm, by default for dates and for digit
+    strings of 6 or more digits (where one slip of a finger goes unnoticed)."""
+    if keypad is None:
+        return False
+    if isinstance(schema.get("x-confirm"), bool):
+        return bool(schema["x-confirm"])
+    return keypad.kind == "date" or (keypad.kind == "digits" and keypad.min_digits >= 6
+                                     and "string" in types_of(schema))

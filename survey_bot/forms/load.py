@@ -17,7 +17,7 @@ from survey_bot.forms.audio import field_recording, form_recordings
 from survey_bot.forms.catalogue import Phrases
 from survey_bot.forms.check import ProviderCheck, check_document, errors_only, form_id_problem, read_json
 from survey_bot.forms.conditions import Logic, build_logic
-from survey_bot.forms.keypad import Keypad, leaf_keypad, types_of
+from survey_bot.forms.keypad import confirms, leaf_keypad
 from survey_bot.forms.localised import (
     locales_of,
     number_locales,
@@ -27,6 +27,7 @@ from survey_bot.forms.localised import (
     voice_settings,
 )
 from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
+from survey_bot.forms.opt_out import opt_out_key
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
 from survey_bot.forms.schema_walk import Leaf, escape, leaves
 from survey_bot.forms.sensitive import sensitivity
@@ -120,6 +121,8 @@ def _view(document: Mapping[str, Any], form_id: str, source: str, version: str, 
         number_locales=number_locales(document),
         ai_document=translated(document, locale, default),
         views=views,
+        disclosure=pick(document.get("x-disclosure"), locale, default),
+        opt_out_key=opt_out_key(document),
     )
 
 
@@ -129,19 +132,8 @@ def _field(leaf: Leaf, locale: str, default: str) -> Field:
     prompt = prompt_of(leaf.schema, leaf.path, locale, default)
     keypad = leaf_keypad(leaf)[0]
     return Field(".".join(leaf.path), leaf.path, leaf.schema, leaf.required, title, prompt, keypad,
-                 _confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None,
+                 confirms(leaf.schema, keypad), field_recording(leaf.schema, locale) if keypad else None,
                  sensitivity(leaf.schema))
-
-
-def _confirms(schema: Mapping[str, Any], keypad: Keypad | None) -> bool:
-    """Whether keypad digits are read back for a 1 or a 2: x-confirm, by default for dates and for digit
-    strings of 6 or more digits (where one slip of a finger goes unnoticed)."""
-    if keypad is None:
-        return False
-    if isinstance(schema.get("x-confirm"), bool):
-        return bool(schema["x-confirm"])
-    return keypad.kind == "date" or (keypad.kind == "digits" and keypad.min_digits >= 6
-                                     and "string" in types_of(schema))
 
 
 def load_form(path: Path, provider_check: ProviderCheck | None = None) -> Form:

@@ -14,14 +14,15 @@ from typing import Any
 from survey_bot.forms.labels import form_locale
 from survey_bot.forms.schema_walk import map_subschemas
 
-__all__ = ["DEFAULT_TRANSCRIPTION", "FIELD_STRINGS", "FORM_STRINGS", "ai_language", "locales_of", "number_locales",
-           "pick", "transcription_for", "translated", "voice_settings"]
+__all__ = ["DEFAULT_TRANSCRIPTION", "FIELD_STRINGS", "FORM_STRINGS", "ROOT_STRINGS", "ai_language", "locales_of",
+           "number_locales", "pick", "transcription_for", "translated", "voice_settings"]
 
 # Where a string may be localised: (form-level x- key, its key) and field-level keys.
 FORM_STRINGS: tuple[tuple[str, str], ...] = (("x-voice", "greeting"), ("x-voice", "gather_ended_speech"),
                                              ("x-voice", "voice"), ("x-dtmf", "intro"), ("x-dtmf", "closing"),
                                              ("x-dtmf", "voice"))
 FIELD_STRINGS: tuple[str, ...] = ("x-prompt",)
+ROOT_STRINGS: tuple[str, ...] = ("x-disclosure",)  # the form's own localisable strings at its top level
 
 # The speech-to-text model the voice AI gets for a language, unless x-voice.transcription says otherwise:
 # deepgram/flux takes a language hint for these; Whisper transcribes the others (contract.md, section 7).

@@ -13,7 +13,7 @@ from survey_bot.forms.catalogue import Phrases
 from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
-from survey_bot.forms.phrases import decline_hint
+from survey_bot.forms.phrases import decline_hint, opt_out_hint
 from survey_bot.forms.sensitive import Sensitivity
 from survey_bot.vocabulary import RESERVED_NAMES
 
@@ -74,6 +74,8 @@ class Form:
     number_locales: Mapping[str, str] = field(default_factory=dict)  # x-numbers: number -> locale of its calls
     ai_document: Mapping[str, Any] | None = None  # the document with x-title / x-description for `locale`
     views: Mapping[str, Form] = field(default_factory=dict, compare=False, repr=False)  # every locale's view
+    disclosure: str | None = None  # x-disclosure (in `locale`): who is calling and why, said before anything else
+    opt_out_key: str | None = None  # x-opt-out.key (default "9" with a disclosure or x-opt-out); None: no opt-out
 
     def for_locale(self, locale: str | None) -> Form:
         """The form as `locale` speaks it (an unknown or empty locale: the default locale's view)."""
@@ -94,6 +96,15 @@ class Form:
         if key and any(f.keypad is not None and f.name in self.logic.never_required for f in self.fields):
             return f"{opening} {decline_hint(key, self.phrases)}"
         return opening
+
+    def disclosure_words(self) -> str:
+        """The disclosure as spoken: the form's words, then how to opt out."""
+        words = str(self.disclosure or "")
+        return f"{words} {opt_out_hint(self.opt_out_key, self.phrases)}".strip() if self.opt_out_key else words
+
+    def listens_for_opt_out(self, field: Field) -> bool:
+        """Whether the field's keypad question takes the opt-out key: menus and yes/no, not typed digits."""
+        return self.opt_out_key is not None and field.keypad is not None and bool(field.keypad.choices)
 
     @functools.cached_property
     def sensitive_names(self) -> frozenset[str]:

@@ -130,3 +130,11 @@ def _in_words(value: Any, keypad: Keypad, schema: Mapping[str, Any], say: Phrase
     if isinstance(value, int | float) and not isinstance(value, bool):
         return say.number(value)
     return spoken(value)
+
+
+OPT_OUT_PROPERTY = "opt_out"  # the flag the voice AI sets when the caller asks not to be called again
+
+
+def opt_out_hint(key: str, say: Phrases) -> str:
+    """How to opt out, said at the end of the disclosure."""
+    return say.text("optout.hint", key=say.key(key))

@@ -16,10 +16,11 @@ from survey_bot.forms.condition_words import when_to_ask
 from survey_bot.forms.labels import choice_values, label_key, labels_of, spoken
 from survey_bot.forms.localised import translated
 from survey_bot.forms.model import DECLINED_KEY, Field, Form
+from survey_bot.forms.phrases import OPT_OUT_PROPERTY
 from survey_bot.forms.schema_walk import inline, map_subschemas
 from survey_bot.forms.sensitive import KEYPAD_ONLY
 
-__all__ = ["reask_parameters", "strip_extensions", "voice_parameters", "with_label_words"]
+__all__ = ["reask_parameters", "strip_extensions", "voice_parameters", "with_label_words", "with_opt_out"]
 
 _ANNOTATIONS = ("title", "description")
 
@@ -61,8 +62,8 @@ def voice_parameters(form: Form) -> dict[str, Any]:
     for field in form.fields:
         if field.sensitive == KEYPAD_ONLY:
             parameters = _without(parameters, field.path)
-    return _with_declining(parameters, [f for f in form.fields if f.name in form.logic.never_required
-                                        and f.sensitive != KEYPAD_ONLY])
+    return with_opt_out(form, _with_declining(parameters, [f for f in form.fields if f.name in
+                                                           form.logic.never_required and f.sensitive != KEYPAD_ONLY]))
 
 
 def reask_parameters(form: Form, names: Iterable[str], required: Iterable[str]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def reask_parameters(form: Form, names: Iterable[str], required: Iterable[str]) 
     wanted, must = set(names), set(required)
     fields = [f for f in form.fields if f.name in wanted and f.sensitive != KEYPAD_ONLY]
     parameters = _object_of(document, fields, must, {}, form.locale)
-    return _with_declining(parameters, [f for f in fields if f.name not in must])
+    return with_opt_out(form, _with_declining(parameters, [f for f in fields if f.name not in must]))
 
 
 def _without(schema: Any, path: tuple[str, ...]) -> Any:
@@ -147,5 +148,18 @@ def _with_declining(parameters: dict[str, Any], optional: list[Field]) -> dict[s
         "items": {"enum": [f.name for f in optional]},
         "description": "The optional questions the caller said they would rather not answer, by name. Leave it "
                        "empty otherwise; never list a question the caller answered.",
+    }
+    return {**parameters, "properties": properties}
+
+
+def with_opt_out(form: Form, parameters: dict[str, Any]) -> dict[str, Any]:
+    """With an opt-out (x-opt-out, x-disclosure), a flag the AI sets when the caller asks not to be called again."""
+    if form.opt_out_key is None:
+        return parameters
+    properties = dict(parameters.get("properties") or {})
+    properties[OPT_OUT_PROPERTY] = {
+        "type": "boolean",
+        "description": "Set to true only if the caller asks not to be called again (or to be taken off the list); "
+                       "then thank them, say goodbye and end the conversation. Leave it out otherwise.",
     }
     return {**parameters, "properties": properties}

@@ -28,6 +28,7 @@ from survey_bot.flow.decide import HANDLERS, next_commands
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
 from survey_bot.forms.model import Form, FormCatalog
+from survey_bot.intake.campaign_end import CallNote, after_events, watched
 from survey_bot.intake.redacting import Redactions, keypad_body, outbox_arguments
 from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox, responses
@@ -73,6 +74,7 @@ class _Batch:
     due: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (result index, command rows)
     redactions: Redactions = field(default_factory=Redactions)  # responses with sensitive fields (intake.redacting)
     changes: list[ResponseChange] = field(default_factory=list)  # for the outbound webhooks, in event order
+    calls: list[CallNote] = field(default_factory=list)  # outgoing calls' events a campaign attempt may need
 
     def keep(self, record: ResponseRecord, changed: set[str], *, new: bool = False,
              linked: bool = False) -> None:
@@ -96,7 +98,7 @@ class _Batch:
 
     def due_commands(self, index: int, event: Event, commands: Sequence[Command], form: Form | None,
                      response_id: str | None, call_control_id: str | None, now: datetime,
-                     state: CallState | None = None) -> None:
+                     state: CallState | None = None, calls: int = 1) -> None:
         """The commands event `index` made due, as the provider will receive them (as the outbox keeps them:
         sealed where they may hold a sensitive answer of `state`)."""
         requests = [outbox.Request(c.step, *telnyx_request(c, form)) for c in commands]
@@ -104,7 +106,7 @@ class _Batch:
             requests = [dataclasses.replace(r, arguments=outbox_arguments(c, r.arguments, state, form))
                         for c, r in zip(commands, requests, strict=True)]
         rows = outbox.command_rows(requests, response_id=response_id, call_control_id=call_control_id,
-                                   event_id=event.id, now=now)
+                                   event_id=event.id, now=now, calls=calls)
         if rows:
             self.due.append((index, rows))
 
@@ -135,6 +137,8 @@ async def handle_batch(session: AsyncSession, events: Sequence[Event], catalog: 
         batch.keep(record, {"message_history"})
     await enqueue_response_changes(session, batch.changes, datetime.now(UTC))  # committed with the change
     await write_batch(session, batch.writes)
+    if batch.calls:
+        await after_events(session, catalog, batch.calls, datetime.now(UTC))
     if cache is not None:
         cache.stage(batch.by_id.values())
     return results
@@ -171,6 +175,8 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     old_status = record.state.status
     decision = next_commands(event, record.state, form, now)
     form = stored.for_locale(decision.state.locale)  # the commands speak the call's locale (a menu may choose it)
+    if decision.state.outreach.get("opt_out") and not record.state.outreach.get("opt_out"):
+        batch.writes.opt_outs[record.id] = now  # never called again, from this very commit
     changed = responses.changed_fields(record.state, decision.state)
     if changed & _REPORTED:
         batch.changes.append(ResponseChange(record.id, old_status, decision.state.status,
@@ -178,8 +184,12 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
     record = dataclasses.replace(record, state=decision.state, updated_at=now if changed else record.updated_at,
                                  sensitive=form.sensitive_names)
     batch.keep(record, changed, linked=linked)
+    ended = "ended_at" in changed and decision.state.ended_at is not None
+    if record.direction == "outgoing" and (ended or watched(event)):
+        batch.calls.append(CallNote(event, record, ended))
     call_control_id = record.call_control_id or event.call_control_id
-    batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now, decision.state)
+    batch.due_commands(index, event, decision.commands, form, record.id, call_control_id, now, decision.state,
+                       record.state.calls)
     if event.event_type not in HANDLERS:  # recorded for the timeline; nothing in the flow depends on it
         batch.record_event(event, now, "ignored", "no action for this event type", record.id, body)
         return Outcome("ignored", response_id=record.id)

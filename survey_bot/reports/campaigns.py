@@ -25,7 +25,7 @@ from survey_bot.storage.campaign_models import Campaign, CampaignContact, Contac
 from survey_bot.storage.campaigns import get_campaign
 from survey_bot.utc import as_utc
 
-__all__ = ["campaign_list", "campaign_report", "campaign_status", "contact_page", "rules_of"]
+__all__ = ["campaign_list", "campaign_report", "campaign_status", "contact_page", "percent", "report_lines", "rules_of"]
 
 # Every (disposition, code) a report lists, in the issue's order (machine twice: 2.22 and 3.14).
 REPORTED = [(slug if slug != "machine_human_reached" else "machine", code) for slug, code in CODES.items()]
@@ -127,3 +127,18 @@ async def contact_page(session: AsyncSession, campaign_id: str, limit: int, afte
         last_outcome=c.last_outcome, disposition=c.disposition, disposition_code=c.disposition_code,
         response_id=c.response_id, variables=dict(c.variables)) for c in contacts]
     return ContactPage(items=items, next_cursor=str(contacts[-1].id) if len(contacts) == limit else "")
+
+
+def percent(value: float | None) -> str:
+    """A rate as a percentage with one decimal, or "-" when it has nothing to divide."""
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def report_lines(report: CampaignReport) -> list[str]:
+    """The report as a person reads it (`campaign report`, the demo): counts per disposition with their AAPOR
+    codes, the groups, then the rates with their formulas."""
+    lines = [f"campaign {report.campaign_id}: {report.contacts} contacts, {report.open_contacts} not final yet"]
+    lines += [f"  {line.code:<5} {line.disposition:<15} {line.count}" for line in report.dispositions]
+    lines.append("groups: " + "  ".join(f"{name}={n}" for name, n in report.groups.items()))
+    lines += [f"  {name:<6} {percent(value):>7}  = {report.formulas[name]}" for name, value in report.rates.items()]
+    return lines

@@ -21,6 +21,7 @@ from survey_bot.config import Settings, shipped_folder
 from survey_bot.forms.model import FormCatalog
 from survey_bot.runtime import load_catalog
 from survey_bot.sandbox.callees import example_callees
+from survey_bot.sandbox.demo_campaign import run_demo_campaign
 from survey_bot.sandbox.examples import example_document
 from survey_bot.sandbox.scenario_file import ScenarioFile, load_scenario_document, load_scenario_file
 from survey_bot.sandbox.simulate import CallOutcome, simulate
@@ -63,6 +64,9 @@ async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_po
         print("\n" + "\n".join(describe(outcome)), file=out)
     first = files[0].form_id if files else "FORM_ID"
     print(f"\n{len(outcomes)} calls played on the simulated Telnyx.", file=out)
+    campaign_done = True
+    if forms_dir is None:  # the campaign's callers are written for the bundled satisfaction survey
+        campaign_done = await run_demo_campaign(url, overrides, out)
     print(f"The responses are in {url.split(':///', 1)[1]}; export them with:\n"
           f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export {first}", file=out, flush=True)
     if serve_port is not None:
@@ -73,7 +77,7 @@ async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_po
             _print_serving(out, stack, url, folder, token, first)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
-    return 0 if all(o.error is None and o.status != "in_progress" for o in outcomes) else 1
+    return 0 if campaign_done and all(o.error is None and o.status != "in_progress" for o in outcomes) else 1
 
 
 def _print_serving(out: TextIO, stack: Stack, url: str, folder: Path, token: str, form_id: str) -> None:

@@ -21,6 +21,8 @@ class Observed(Protocol):
     sources: dict[str, str]
     asked_on_keypad: list[str]
     locale: str | None
+    outcome: str | None
+    suppressed: bool
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,12 @@ class Mismatch:
 def compare(expect: Expectation, observed: Observed) -> list[Mismatch]:
     """Every expectation `observed` does not meet, in the file's order of keys."""
     found = []
-    if expect.status is not None and expect.status != observed.status:
-        found.append(Mismatch("status", expect.status, observed.status))
+    said: tuple[tuple[str, object, object], ...] = (("status", expect.status, observed.status),
+                                                   ("outcome", expect.outcome, observed.outcome),
+                                                   ("suppressed", expect.suppressed, observed.suppressed))
+    for key, wanted, seen in said:
+        if wanted is not None and wanted != seen:
+            found.append(Mismatch(key, wanted, seen))
     for key, wanted, got in (("answers", expect.answers, observed.answers),
                              ("sources", expect.sources, observed.sources)):
         for name, value in (wanted or {}).items():

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from survey_bot.errors import FormProblem, ScenarioError
+from survey_bot.flow.opening import Amd
 from survey_bot.forms.answers import flatten
 from survey_bot.forms.model import Form
 from survey_bot.forms.schema_walk import escape, pointer_of
@@ -53,6 +54,8 @@ class Expectation:
     asked_on_keypad: tuple[str, ...] | None = None
     declined: frozenset[str] | None = None
     locale: str | None = None  # the locale the response recorded
+    outcome: str | None = None  # campaigns.outcomes' word for the dial
+    suppressed: bool | None = None  # the number is on the suppression list afterwards
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class ScenarioCall:
     scenario: Scenario
     expect: Expectation | None
     locale: str | None = None  # an outbound call's requested locale
+    amd: Amd | None = None  # outbound: the dial's answering machine detection (and voicemail message)
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,9 @@ def _form_problems(data: Mapping[str, Any], form: Form) -> Iterator[tuple[str, s
         outbound = call.get("direction") == "outbound"
         if outbound and "from" in call:
             yield f"{at}/from", "outbound calls come from the server's SURVEY_BOT_FROM_NUMBER: leave out `from`"
-        if not outbound and "callee" in call:
-            yield f"{at}/callee", "`callee` says who picks up an outbound call: add \"direction\": \"outbound\""
+        for key in ("callee", "amd", "voicemail"):
+            if not outbound and key in call:
+                yield f"{at}/{key}", f"`{key}` is about an outbound call: add \"direction\": \"outbound\""
         if not outbound and "to" not in call and not form.numbers:
             yield at, f"form {form.form_id!r} has no x-numbers: say which number is called with `to`"
         if "locale" in call and not outbound:
@@ -207,6 +212,7 @@ def _call(call: Mapping[str, Any], pointer: str, form: Form) -> ScenarioCall:
         hangup=_hangup(call.get("hangup")),
         callee=call.get("callee", "human") if outbound else None,
         delivery=_delivery(call.get("delivery", {})),
+        disclosure_keys=call.get("disclosure_keys"),
     )
     expect = call.get("expect")
     expectation = None if expect is None else Expectation(
@@ -215,8 +221,9 @@ def _call(call: Mapping[str, Any], pointer: str, form: Form) -> ScenarioCall:
         sources=_flat(expect["sources"], form) if "sources" in expect else None,
         asked_on_keypad=tuple(expect["asked_on_keypad"]) if "asked_on_keypad" in expect else None,
         declined=frozenset(expect["declined"]) if "declined" in expect else None,
-        locale=expect.get("locale"))
-    return ScenarioCall(call["name"], pointer, outbound, scenario, expectation, call.get("locale"))
+        locale=expect.get("locale"), outcome=expect.get("outcome"), suppressed=expect.get("suppressed"))
+    amd = Amd(voicemail=call.get("voicemail")) if outbound and (call.get("amd") or call.get("voicemail")) else None
+    return ScenarioCall(call["name"], pointer, outbound, scenario, expectation, call.get("locale"), amd)
 
 
 def _gathers(steps: list[Mapping[str, Any]]) -> list[AIGather]:
@@ -244,7 +251,7 @@ def _entry(text: str) -> KeypadEntry:
 def _hangup(value: Any) -> HangupAt:
     if isinstance(value, dict):
         return ("keypad_field", str(value["keypad_field"]))
-    return value if value in ("during_ai", "before_keypad") else None
+    return value if value in ("during_ai", "before_keypad", "during_disclosure") else None
 
 
 def _delivery(value: Mapping[str, Any]) -> Delivery:

@@ -16,11 +16,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from survey_bot.campaigns.outcomes import attempt_outcome, facts_of
 from survey_bot.intake.outbound import start_outbound_call
 from survey_bot.sandbox.expectations import Mismatch, compare
 from survey_bot.sandbox.scenario_file import ScenarioCall, ScenarioFile
 from survey_bot.sandbox.stack import Stack, running_stack
+from survey_bot.storage.campaign_models import Suppression
+from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Command, Response
+from survey_bot.storage.responses import record_of
 from survey_bot.storage.sealing import open_answers, open_attempts
 from survey_bot.web.state import state
 
@@ -48,6 +52,8 @@ class CallOutcome:
     keypad_attempts: list[Any] = field(default_factory=list)
     transcript_turns: int = 0
     locale: str | None = None
+    outcome: str | None = None  # what a campaign attempt would count it as (campaigns.outcomes)
+    suppressed: bool = False  # the number is on the suppression list after the call
     error: str | None = None
     checked: bool = False
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -60,9 +66,9 @@ class CallOutcome:
     def as_json(self) -> dict[str, Any]:
         """The outcome as `survey-bot simulate --json` prints it."""
         return {"file": self.file, "call": self.name, "form": self.form_id, "response_id": self.response_id,
-                "status": self.status, "hangup_cause": self.hangup_cause, "answers": self.answers,
-                "sources": self.sources, "asked_on_keypad": self.asked_on_keypad, "locale": self.locale,
-                "error": self.error,
+                "status": self.status, "outcome": self.outcome, "suppressed": self.suppressed,
+                "hangup_cause": self.hangup_cause, "answers": self.answers, "sources": self.sources,
+                "asked_on_keypad": self.asked_on_keypad, "locale": self.locale, "error": self.error,
                 "passed": self.passed if self.checked else None,
                 "mismatches": [m.as_json() for m in self.mismatches]}
 
@@ -111,7 +117,7 @@ async def _dial(stack: Stack, form_id: str, call: ScenarioCall) -> str:
     stack.fake.expect_dial(call.scenario)
     async with app_state.sessions() as session, session.begin():
         record = await start_outbound_call(session, app_state.catalog, app_state.settings,
-                                           call.scenario.to_number, form_id, call.locale)
+                                           call.scenario.to_number, form_id, call.locale, amd=call.amd)
     app_state.wake_dispatcher()
     return record.id
 
@@ -142,7 +148,12 @@ async def _read(stack: Stack, response_id: str, outcome: CallOutcome) -> None:
         steps = (await session.scalars(select(Command.step).where(
             Command.response_id == response_id, Command.status == "sent", Command.step.like("keypad:%"))
             .order_by(Command.id))).all()
+        phone = response.to_number if response.direction == "outgoing" else response.from_number
+        outcome.suppressed = await session.get(Suppression, phone or "") is not None
+        record = record_of(response)
+        form = await form_of_version(session, state(stack.app).catalog, record.form_id, record.form_version_id)
     assert response is not None
+    outcome.outcome = attempt_outcome(facts_of(record.state, form))
     outcome.response_id, outcome.status, outcome.hangup_cause = response.id, response.status, response.hangup_cause
     outcome.from_number, outcome.to_number = response.from_number, response.to_number
     outcome.answers, outcome.sources = open_answers(response.answers), dict(response.sources)

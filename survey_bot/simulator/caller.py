@@ -9,6 +9,7 @@ from survey_bot.simulator.ai_player import play_ai_gather
 from survey_bot.simulator.call_events import Planned, Reaction, answered, hang_up, initiated
 from survey_bot.simulator.calls import Call
 from survey_bot.simulator.keypad_player import play_keypad
+from survey_bot.simulator.machines import amd_events
 
 __all__ = ["NEEDS_ANSWER", "Reaction", "dial_outcome", "initiated", "react"]
 
@@ -26,13 +27,15 @@ _REJECT_CAUSES = {  # reject's `cause` -> (hangup_cause, SIP code the caller get
 _NOT_ANSWERED = {"busy": "user_busy", "no_answer": "no_answer", "invalid_number": "not_found"}
 
 
-def dial_outcome(call: Call) -> list[Planned]:
-    """Return what an outgoing call does after dialling: initiated, then answered or a hangup."""
+def dial_outcome(call: Call) -> tuple[list[Planned], list[Planned]]:
+    """Return what an outgoing call does after dialling: initiated, then answered (and what the dial's answering
+    machine detection found) or a hangup; and the events of a machine's greeting ending, sent a little later."""
     events = initiated(call)
     callee = call.scenario.who_answers()
     if callee in _NOT_ANSWERED:
-        return events + hang_up(call, _NOT_ANSWERED[callee], by_person=True)
-    return events + answered(call)  # a person, or a machine or fax that picks up
+        return events + hang_up(call, _NOT_ANSWERED[callee], by_person=True), []
+    detected, greeting = amd_events(call.amd, callee)
+    return events + answered(call) + detected, greeting  # a person, or a machine or fax that picks up
 
 
 def react(call: Call, action: str, body: Mapping[str, Any]) -> Reaction:

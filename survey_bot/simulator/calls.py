@@ -45,6 +45,7 @@ class Call:
     state: CallState
     start_time: str = field(default_factory=utc_now_iso)
     client_state: str | None = None
+    amd: str | None = None  # the dial's answering_machine_detection mode
     keypad_used: int = 0  # entries of a list keypad script played
     keypad_positions: dict[str, int] = field(default_factory=dict)  # per field, of a keypad script by field
     keypad_asked: bool = False

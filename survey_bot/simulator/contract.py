@@ -24,7 +24,7 @@ from telnyx.types.calls.action_start_playback_params import ActionStartPlaybackP
 from telnyx.types.calls.action_stop_gather_params import ActionStopGatherParams
 from telnyx.types.calls.action_update_client_state_params import ActionUpdateClientStateParams
 
-__all__ = ["ACTIONS", "ApiError", "check_authorization", "parse_body", "validate_request"]
+__all__ = ["ACTIONS", "ApiError", "check_authorization", "check_route", "parse_body", "validate_request"]
 
 # Operation name (the last path segment; "dial" for POST /calls) -> the SDK's TypedDict for its body.
 _PARAMS: dict[str, Any] = {
@@ -212,3 +212,11 @@ def validate_request(operation: str, body: Any) -> dict[str, Any]:
         raise ApiError(422, errors) from None
     _check_client_state(body)
     return body
+
+
+def check_route(method: str, action: str, *, dialing: bool) -> None:
+    """Answer 404 to an action the simulator does not implement (or to the wrong method)."""
+    if dialing:
+        return
+    if action not in ACTIONS or (method == "PUT") != (action == "client_state_update"):
+        raise ApiError.single(404, detail=f"The simulator does not implement {method} action {action!r}")

@@ -16,7 +16,7 @@ from quart import Quart, Response, request
 from survey_bot.simulator.after_response import AfterResponseQuart, after_response, run_after_response_now
 from survey_bot.simulator.caller import NEEDS_ANSWER, dial_outcome, initiated, react
 from survey_bot.simulator.calls import Call, new_call
-from survey_bot.simulator.contract import ACTIONS, ApiError, check_authorization, parse_body, validate_request
+from survey_bot.simulator.contract import ApiError, check_authorization, check_route, parse_body, validate_request
 from survey_bot.simulator.delivery import DeliveryAttempt, RetryPolicy, WebhookDelivery, check_loopback_url
 from survey_bot.simulator.faults import Faults
 from survey_bot.simulator.scenario import Scenario
@@ -207,7 +207,7 @@ class FakeTelnyx:
         try:
             self._faults.raise_if_down()
             check_authorization(request.headers.get("Authorization", ""))
-            self._check_route(request.method, action, dialing=call_control_id is None)
+            check_route(request.method, action, dialing=call_control_id is None)
             self._faults.raise_if_failing(action)
             valid = validate_request(action, parsed)
             if action == "dial":
@@ -230,14 +230,6 @@ class FakeTelnyx:
             await asyncio.sleep(delay)
         return Response(json.dumps({"data": data}), 200, content_type="application/json")
 
-    @staticmethod
-    def _check_route(method: str, action: str, *, dialing: bool) -> None:
-        """Answer 404 to an action the simulator does not implement (or to the wrong method)."""
-        if dialing:
-            return
-        if action not in ACTIONS or (method == "PUT") != (action == "client_state_update"):
-            raise ApiError.single(404, detail=f"The simulator does not implement {method} action {action!r}")
-
     async def _dial(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
         command_id = body.get("command_id")
         if command_id is not None and command_id in self._dials:
@@ -257,7 +249,7 @@ class FakeTelnyx:
             from_number=body["from"],
             to_number=to,
         )
-        call.client_state = body.get("client_state")
+        call.client_state, call.amd = body.get("client_state"), body.get("answering_machine_detection")
         self._calls[call.call_control_id] = call
         data = {
             "call_control_id": call.call_control_id,
@@ -270,7 +262,17 @@ class FakeTelnyx:
             data["client_state"] = call.client_state
         if command_id is not None:
             self._dials[command_id] = (time.monotonic(), data)
-        return data, False, [call.event(t, extras) for t, extras in dial_outcome(call)]
+        now, greeting = dial_outcome(call)
+        if greeting:  # a machine's greeting ends a moment after the detection (unless the call ends first)
+            self._scheduled += 1
+            asyncio.get_running_loop().call_later(scenario.greeting_s, self._greeting_ended, call, greeting)
+        return data, False, [call.event(t, extras) for t, extras in now]
+
+    def _greeting_ended(self, call: Call, planned: list[tuple[str, dict[str, Any]]]) -> None:
+        self._scheduled -= 1
+        if not call.ended:
+            self._emit(call, [call.event(t, extras) for t, extras in planned])
+        self._changes.notify()
 
     def _act(
         self, call_control_id: str, action: str, body: dict[str, Any]

@@ -6,6 +6,9 @@ is played as Telnyx plays a gather: within one command, a timeout or an invalid 
 `maximum_tries` remain; the gather ends on digits, or on the last try with that try's outcome. The field a
 prompt asks for is read from survey-bot's client_state (`f`).
 
+The form's disclosure (who calls and why, `s` "disclosure") hears the scenario's `disclosure_keys`, silence, or
+the caller hanging up (`hangup: during_disclosure`).
+
 A read-back ("You entered March 5, 1984. Press 1 if that is right, 2 to enter it again.") takes the field's
 next entry when that entry is a 1 or a 2; otherwise the caller presses 1 without using an entry (a list script
 always confirms).
@@ -36,6 +39,11 @@ def play_keypad(call: Call, body: Mapping[str, Any]) -> Reaction:
         position = call.keypad_positions.get("language", 0)
         call.keypad_positions["language"] = position + 1
         return _ended(call, entries[position] if position < len(entries) else KeypadTimeout())
+    if kind == "disclosure":  # who calls and why: the caller listens, presses a key, or hangs up
+        if scenario.hangup == "during_disclosure":
+            return _caller_left(call)
+        keys = scenario.disclosure_keys if scenario.who_answers() == "human" else None
+        return _ended(call, keys or KeypadTimeout())
     first = not call.keypad_asked
     call.keypad_asked = True
     if (scenario.hangup == "before_keypad" and first) or scenario.hangup == ("keypad_field", field) \

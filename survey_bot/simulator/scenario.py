@@ -104,8 +104,8 @@ class Delivery:
 Callee = Literal["human", "busy", "no_answer", "machine", "machine_beep", "fax", "invalid_number"]
 CALLEES: tuple[str, ...] = ("human", "busy", "no_answer", "machine", "machine_beep", "fax", "invalid_number")
 # Where the caller hangs up: while talking to the AI (after its steps), as the keypad is about to be used,
-# or when the keypad asks for one field (`("keypad_field", name)`).
-HangupAt = Literal["during_ai", "before_keypad"] | tuple[Literal["keypad_field"], str] | None
+# when the keypad asks for one field (`("keypad_field", name)`), or while the form's disclosure is spoken.
+HangupAt = Literal["during_ai", "before_keypad", "during_disclosure"] | tuple[Literal["keypad_field"], str] | None
 
 
 @dataclass
@@ -126,7 +126,10 @@ class Scenario:
         gather ends on digits or on the last try; a field without entries left times out.
     hangup_during_ai_after: the caller hangs up after this many AI steps instead of finishing.
     hangup: where the caller hangs up (see HangupAt); "during_ai" hangs up after the first gather's steps.
-    callee: for outgoing calls, who picks up (overrides answers / no_answer_cause).
+    callee: for outgoing calls, who picks up (overrides answers / no_answer_cause). A machine or a fax answers;
+        what the dial's answering machine detection reports about it is simulator.machines'.
+    greeting_s: seconds between a machine's detection and the end of its greeting (its beep).
+    disclosure_keys: keys pressed while the form's disclosure is spoken (e.g. the opt-out key); none: silence.
     """
 
     direction: Literal["incoming", "outgoing"] = "incoming"
@@ -143,6 +146,8 @@ class Scenario:
     ai_gathers: list[AIGather] | None = None
     hangup: HangupAt = None
     callee: Callee | None = None
+    greeting_s: float = 0.3
+    disclosure_keys: str | None = None
 
     def who_answers(self) -> Callee:
         """The callee, from `callee` or the older answers / no_answer_cause."""

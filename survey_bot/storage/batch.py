@@ -1,14 +1,16 @@
 """One transaction's writes on the write path: new and changed responses, events and commands, each in one
-executemany (per set of changed columns), whatever the number of events."""
+executemany (per set of changed columns), whatever the number of events; and the opt-outs they carried."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.storage import statements as sql
+from survey_bot.storage.opt_outs import insert_opt_outs
 from survey_bot.storage.records import ResponseRecord
 from survey_bot.storage.responses import insert_row, update_row
 
@@ -24,6 +26,7 @@ class BatchWrites:
     changed_responses: dict[str, ResponseRecord] = field(default_factory=dict)
     changed_fields: dict[str, set[str]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
+    opt_outs: dict[str, datetime] = field(default_factory=dict)  # responses whose person opted out -> when
 
 
 async def write_batch(session: AsyncSession, writes: BatchWrites) -> None:
@@ -43,3 +46,4 @@ async def write_batch(session: AsyncSession, writes: BatchWrites) -> None:
         await connection.execute(sql.INSERT_EVENTS, writes.events)
     if writes.commands:
         await connection.execute(sql.INSERT_COMMANDS, writes.commands)
+    await insert_opt_outs(session, writes.opt_outs)

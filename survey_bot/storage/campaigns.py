@@ -20,6 +20,7 @@ from survey_bot.campaigns.contacts import Contact, ContactReader, Duplicate, Rej
 from survey_bot.campaigns.dispositions import CODES, disposition_of
 from survey_bot.campaigns.settings import CampaignSettings
 from survey_bot.storage.campaign_models import Campaign, CampaignContact, ContactAttempt, Suppression
+from survey_bot.storage.contact_disposal import Disposed, announce
 
 __all__ = ["ACTIONS", "BATCH", "CampaignNotFound", "ImportSummary", "TransitionRefused", "create_campaign",
            "get_campaign", "import_campaign", "transition"]
@@ -142,13 +143,16 @@ async def transition(session: AsyncSession, campaign_id: str, action: str, now: 
         campaign.started_at = now
     if action == "cancel":
         campaign.ended_at = now
-        await _dispose_open_contacts(session, campaign_id)
+        await _dispose_open_contacts(session, campaign_id, now)
     return campaign
 
 
-async def _dispose_open_contacts(session: AsyncSession, campaign_id: str) -> None:
-    """Give every contact not done its final disposition from its attempts (none: not_attempted)."""
+async def _dispose_open_contacts(session: AsyncSession, campaign_id: str, now: datetime) -> None:
+    """Give every contact not done its final disposition from its attempts (none: not_attempted), and announce
+    each (contact.disposed, storage.contact_disposal)."""
     open_contact = (CampaignContact.campaign_id == campaign_id) & (CampaignContact.state != "done")
+    contacts = (await session.execute(select(CampaignContact.id, CampaignContact.phone, CampaignContact.response_id)
+                                      .where(open_contact).order_by(CampaignContact.id))).all()
     attempts = await session.execute(
         select(ContactAttempt.contact_id, ContactAttempt.outcome)
         .join(CampaignContact, CampaignContact.id == ContactAttempt.contact_id)
@@ -162,6 +166,8 @@ async def _dispose_open_contacts(session: AsyncSession, campaign_id: str) -> Non
                               .values(state="done", disposition=slug, disposition_code=code))
     await session.execute(update(CampaignContact).where(open_contact).values(
         state="done", disposition="not_attempted", disposition_code=CODES["not_attempted"]))
+    await announce(session, [Disposed(contact_id, campaign_id, phone, *disposition_of(outcomes.get(contact_id, [])),
+                                      response_id) for contact_id, phone, response_id in contacts], now)
 
 
 async def import_campaign(session: AsyncSession, raw_lines: Iterable[bytes], *, form_id: str, name: str,

@@ -79,6 +79,8 @@ class Response(Base):
     watchdog: Mapped[list[Any]] = mapped_column(server_default="[]")  # migration 0006
     # The locale the call speaks (migration 0009); "" while a language menu is still open.
     locale: Mapped[str] = mapped_column(String(35), server_default="en-US")
+    outreach: Mapped[dict[str, Any]] = mapped_column(server_default="{}")  # migration 0008: AMD, disclosure, opt-out
+    calls: Mapped[int] = mapped_column(Integer, server_default="1")  # migration 0008: see flow.resume
 
 
 class WebhookEvent(Base):

@@ -44,9 +44,11 @@ def command_id_for(call_key: str, step: str) -> str:
 
 
 def command_rows(requests: Sequence[Request], *, response_id: str | None, call_control_id: str | None,
-                 event_id: str | None, now: datetime) -> list[dict[str, Any]]:
-    """Outbox rows for the requests one event made due (keyed by the response, else by the call)."""
+                 event_id: str | None, now: datetime, calls: int = 1) -> list[dict[str, Any]]:
+    """Outbox rows for the requests one event made due (keyed by the response, else by the call; a response's
+    second call on (`calls`, a resumed breakoff) by the response and its call's number)."""
     call_key = response_id or call_control_id or ""
+    call_key = f"{call_key}#{calls}" if calls > 1 else call_key
     return [{"command_id": command_id_for(call_key, r.step), "response_id": response_id,
              "call_control_id": call_control_id, "event_id": event_id, "action": r.action, "step": r.step,
              "arguments": r.arguments, "status": "pending", "attempts": 0, "outcome": None, "created_at": now,

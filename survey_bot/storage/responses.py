@@ -28,7 +28,8 @@ from survey_bot.storage.sealing import (
     seal_readback,
 )
 
-__all__ = ["changed_fields", "insert_responses", "insert_row", "link_dialled_call", "load_records", "update_row"]
+__all__ = ["changed_fields", "insert_responses", "insert_row", "link_dialled_call", "load_records", "record_of",
+           "update_row"]
 
 _CALL_FIELDS = ("call_control_id", "call_session_id", "call_leg_id", "updated_at")
 
@@ -47,7 +48,7 @@ async def load_records(session: AsyncSession, response_ids: Iterable[str], call_
     connection = await session.connection()
     if cache is None:
         rows = (await connection.execute(sql.RESPONSES_BY_ID_OR_CALL, {"ids": by_id, "calls": by_call})).all()
-        return [_record_of(row) for row in rows]
+        return [record_of(row) for row in rows]
     records, stale = [], []
     for identity in (await connection.execute(sql.IDENTITIES_BY_ID_OR_CALL, {"ids": by_id, "calls": by_call})).all():
         cached = cache.current(identity)
@@ -57,11 +58,12 @@ async def load_records(session: AsyncSession, response_ids: Iterable[str], call_
             records.append(cached)
     if stale:  # (already locked by the identity read)
         rows = (await connection.execute(sql.RESPONSES_BY_ID_OR_CALL, {"ids": stale, "calls": []})).all()
-        records.extend(_record_of(row) for row in rows)
+        records.extend(record_of(row) for row in rows)
     return records
 
 
-def _record_of(row: Any) -> ResponseRecord:
+def record_of(row: Any) -> ResponseRecord:
+    """A response row (or ORM object) as the flow sees it: its state, answers opened."""
     state = CallState(response_id=row.id, direction=row.direction)
     for name in STATE_FIELDS:
         setattr(state, name, getattr(row, name))

@@ -24,8 +24,8 @@ from survey_bot.storage.webhook_models import WebhookAttempt, WebhookDelivery, W
 from survey_bot.utc import now as utc_now
 from survey_bot.vocabulary import ABANDONED, COMPLETED, PARTIAL
 
-__all__ = ["DEFAULT_EVENTS", "EVENTS", "UPDATED", "Attempt", "Due", "ResponseChange", "claim_due", "enqueue_event",
-           "enqueue_response_changes", "record_attempt"]
+__all__ = ["CONTACT_DISPOSED", "DEFAULT_EVENTS", "EVENTS", "UPDATED", "Attempt", "Due", "ResponseChange", "claim_due",
+           "enqueue_event", "enqueue_events", "enqueue_response_changes", "record_attempt"]
 
 UPDATED = "response.updated"
 CONTACT_DISPOSED = "contact.disposed"
@@ -61,6 +61,15 @@ async def enqueue_event(session: AsyncSession, event_type: str, *, response_id: 
     if event_type not in EVENTS:
         raise ValueError(f"unknown webhook event {event_type!r} (known: {', '.join(EVENTS)})")
     return await _enqueue(session, [(event_type, response_id, payload or {})], now or utc_now())
+
+
+async def enqueue_events(session: AsyncSession, event_type: str, payloads: Sequence[dict[str, Any]],
+                         now: datetime) -> None:
+    """Queue one `event_type` per payload (a batch of contact.disposed: one statement, not one per contact)."""
+    if event_type not in EVENTS:
+        raise ValueError(f"unknown webhook event {event_type!r} (known: {', '.join(EVENTS)})")
+    if payloads:
+        await _enqueue(session, [(event_type, None, dict(payload)) for payload in payloads], now)
 
 
 async def enqueue_response_changes(session: AsyncSession, changes: Sequence[ResponseChange], now: datetime) -> None:

@@ -8,20 +8,23 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from survey_bot.flow.opening import Amd
 from survey_bot.flow.state import Command
 from survey_bot.forms.keypad import valid_digits
 from survey_bot.forms.model import Field, Form
+from survey_bot.forms.opt_out import READ_BACK_KEYS
 from survey_bot.forms.phrases import read_back, reask_greeting, retry_payload, speak_payload
 from survey_bot.forms.voice_schema import reask_parameters, voice_parameters
 from survey_bot.telephony.envelope import encode_client_state
 
-__all__ = ["ai_gather_arguments", "audio_gather_arguments", "confirm_arguments",
-           "speak_gather_arguments", "telnyx_request"]
+__all__ = ["ai_gather_arguments", "audio_gather_arguments", "confirm_arguments", "dial_arguments",
+           "disclosure_arguments", "speak_gather_arguments", "telnyx_request"]
 
 AI_KEYS = ("greeting", "voice", "language", "gather_ended_speech", "user_response_timeout_ms", "assistant",
            "transcription")
 
 
+DISCLOSURE_WAIT_MILLIS = 2000  # after the disclosure, how long the opt-out key is waited for
 MAX_HISTORY = 100  # transcript turns a re-ask carries (a survey call has a few dozen)
 MAX_TURN = 4000  # characters of one turn
 
@@ -81,7 +84,7 @@ def _digit_settings(form: Form, field: Field, declinable: bool) -> dict[str, Any
     if keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
     key = str(form.dtmf.get("decline_key") or "")
-    digits = valid_digits(keypad, field.schema)
+    digits = valid_digits(keypad, field.schema) + (form.opt_out_key or "" if form.listens_for_opt_out(field) else "")
     declining = declinable and bool(key)
     settings: dict[str, Any] = {"valid_digits": digits + key if declining and key not in digits else digits,
                                 "minimum_digits": 1 if declining else keypad.min_digits,
@@ -95,7 +98,30 @@ def confirm_arguments(form: Form, field: Field, value: Any) -> dict[str, Any]:
     """Return `gather_using_speak` arguments reading a keypad answer back for a 1 (right) or a 2 (again)."""
     if field.keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
-    return _keypad_prompt(form, read_back(value, field.keypad, field.schema, form.phrases), "12", 1, 1)
+    payload = read_back(value, field.keypad, field.schema, form.phrases)
+    return _keypad_prompt(form, payload, READ_BACK_KEYS + (form.opt_out_key or ""), 1, 1)
+
+
+def disclosure_arguments(form: Form) -> dict[str, Any]:
+    """Return `gather_using_speak` arguments saying the form's disclosure (with how to opt out) while listening
+    for the opt-out key only; silence or another key goes on to the survey, after a short wait."""
+    arguments = _keypad_prompt(form, form.disclosure_words(), form.opt_out_key or "", 1, 1)
+    arguments.update(maximum_tries=1, timeout_millis=DISCLOSURE_WAIT_MILLIS)
+    if not form.opt_out_key:
+        arguments.pop("valid_digits")
+    return arguments
+
+
+def dial_arguments(connection_id: str, from_number: str, to: str, *, amd: Amd | None = None,
+                   client_state: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the body of `calls.dial` (wire names): with answering machine detection when `amd` is given, and
+    `client_state` (what every webhook of the call carries back: the response, a campaign's contact and attempt)."""
+    arguments: dict[str, Any] = {"connection_id": connection_id, "from": from_number, "to": to}
+    if amd is not None:
+        arguments["answering_machine_detection"] = amd.mode
+    if client_state:
+        arguments["client_state"] = encode_client_state(dict(client_state))
+    return arguments
 
 
 def _keypad_prompt(form: Form, payload: str, digits: str, low: int, high: int) -> dict[str, Any]:
@@ -129,13 +155,16 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
     if command.action == "reject":
         return "reject", {"cause": _REJECT_CAUSES[details.get("cause", "rejected")]}
     if command.action == "dial":
-        return "dial", {"connection_id": details["connection_id"], "from": details["from"], "to": details["to"],
-                        **client_state}
+        amd = Amd(mode=str(details["amd"])) if details.get("amd") else None
+        return "dial", dial_arguments(details["connection_id"], details["from"], details["to"], amd=amd,
+                                      client_state=command.context)
     if form is None:
         raise ValueError(f"{command.action}: a form is needed to build its arguments")
     if command.action == "ask_ai":
         return "gather_using_ai", {**ai_gather_arguments(form, details if details.get("fields") else None),
                                    **client_state}
+    if command.action == "disclose":
+        return "gather_using_speak", {**disclosure_arguments(form), **client_state}
     if command.action == "confirm":
         field = form.field(details["field"])
         return "gather_using_speak", {**confirm_arguments(form, field, details.get("value")), **client_state}

@@ -25,6 +25,7 @@ from survey_bot.intake.endpoint import WebhookEndpoint
 from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
 from survey_bot.jobs.retention import RetentionJob
+from survey_bot.jobs.scheduler import Scheduler
 from survey_bot.jobs.webhooks import WebhookJob
 from survey_bot.reports.webhook_body import renderer
 from survey_bot.runtime import Runtime
@@ -136,6 +137,9 @@ async def startup() -> None:
         app_state.watchdog = Watchdog(app_state.sessions, app_state.catalog, app_state.client, app_state.intake,
                                       settings.call_silence_timeout)
         app_state.watchdog.start()
+        app_state.scheduler = Scheduler(app_state.sessions, app_state.catalog, settings,
+                                        on_dial=app_state.wake_dispatcher)
+        app_state.scheduler.start()
         retention = RetentionJob(app_state.sessions, app_state.catalog, settings.retention_days, app_state.engine)
         if not retention.idle:
             app_state.retention = retention
@@ -156,6 +160,8 @@ async def shutdown() -> None:
         await app_state.retention.stop()
     if app_state.webhooks is not None:
         await app_state.webhooks.stop()
+    if app_state.scheduler is not None:
+        await app_state.scheduler.stop()
     await app_state.intake.stop()
     await app_state.dispatcher.stop()
     if app_state.dispatch_process is not None:

@@ -11,7 +11,7 @@ from quart import Blueprint, Response, current_app, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from survey_bot.campaigns.contacts import ListError, parse_phone
-from survey_bot.campaigns.settings import CampaignSettings, SettingError
+from survey_bot.campaigns.settings import CampaignSettings, SettingError, campaign_form_problem
 from survey_bot.reports.campaign_export import campaign_csv_chunks, campaign_export_columns
 from survey_bot.reports.campaign_views import (
     CampaignList,
@@ -113,6 +113,8 @@ async def create_campaign(query_args: CampaignOptions) -> tuple[ImportReport, in
     app_state = state(current_app)
     if query_args.form not in app_state.catalog.forms:
         raise ApiError(404, "not_found", f"form: no form named {query_args.form!r}")
+    if (problem := campaign_form_problem(app_state.catalog.forms[query_args.form])) is not None:
+        raise ApiError(400, "invalid_request", f"form: {problem}")
     try:
         settings = CampaignSettings.from_text(**query_args.model_dump(exclude={"form", "name"}))
     except SettingError as exc:

@@ -15,6 +15,7 @@ from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.watchdog import Watchdog
 from survey_bot.intake.writer import Intake
 from survey_bot.jobs.retention import RetentionJob
+from survey_bot.jobs.scheduler import Scheduler
 from survey_bot.jobs.webhooks import WebhookJob
 from survey_bot.runtime import Runtime
 from survey_bot.telephony.client import Client
@@ -36,6 +37,7 @@ class AppState:
     watchdog: Watchdog | None = None  # started with the sender (settings.dispatch_commands)
     retention: RetentionJob | None = None  # likewise, when the setting or a form limits how long data is kept
     webhooks: WebhookJob | None = None  # outbound webhook deliveries, started with the sender
+    scheduler: Scheduler | None = None  # dials running campaigns; started with the sender
 
     @property
     def settings(self) -> Settings:
