@@ -26,7 +26,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	bash .ci/ensure-services
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --durations=15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -112,13 +112,18 @@ class Scheduler:
         return dialed
 
 
+# Slots are planned 10 % wider than 1/rate: a dial sent late by up to a tenth of a second (the dispatcher's poll,
+# a busy host) beside a later one sent on time must still leave at most `rate` dials in any one second.
+RATE_HEADROOM = 1.1
+
+
 def _slots(campaign: Campaign, now: datetime, room: int) -> list[datetime]:
     """When the next dials may go (at most `room`): 1/rate apart after the last one, never earlier than now (a
     slot in the past would go out at once, beside the one before it: a burst over the rate), up to one round
     ahead (the outbox holds each dial until its slot)."""
     if room <= 0 or campaign.rate <= 0:
         return []
-    gap = timedelta(seconds=1.0 / campaign.rate)
+    gap = timedelta(seconds=RATE_HEADROOM / campaign.rate)
     last = as_utc(campaign.last_dial_at) if campaign.last_dial_at is not None else None
     slot = now if last is None or last + gap < now else last + gap
     horizon = now + timedelta(seconds=INTERVAL)
