@@ -49,7 +49,8 @@ def describe(outcome: CallOutcome) -> list[str]:
 
 def describe_campaign(outcome: CampaignOutcome) -> list[str]:
     """A campaign's summary: how it ended, each contact's disposition and dials, the check's result, its report."""
-    ended = "cancelled (nothing was due within 5 s)" if outcome.cancelled else "finished"
+    ended = "stuck" if outcome.error else "cancelled (nothing was due within 5 s)" if outcome.cancelled \
+        else "finished"
     lines = [f"== campaign {outcome.name!r} on {outcome.form_id}: {len(outcome.contacts)} contacts, "
              f"{outcome.calls} calls, {ended}", *(f"   {note}" for note in outcome.notes)]
     if outcome.error is not None:
