@@ -107,3 +107,14 @@ async def test_an_api_call_on_the_simulator_is_answered_by_the_example_caller(st
         response = await session.get(Response, created.json()["response_id"])
     assert response is not None and response.status == "completed", response and response.status
     assert response.answers["nps"] == 7 and set(response.sources.values()) == {"ai"}
+
+
+async def test_a_campaign_scenario_is_refused_with_where_to_play_it(stack: Stack) -> None:
+    client, csrf = await signed_in(stack)
+    text = ("form: customer_satisfaction\ncampaign:\n  contacts:\n"
+            "    - {name: Ada, phone: '+12125550760', timezone: UTC}\n")
+    played = await client.post("/dashboard/forms/customer_satisfaction/try",
+                               form={"csrf_token": csrf, "scenario": text})
+    html = await played.get_data(as_text=True)
+    assert played.status_code == 409 and "survey-bot simulate" in html and "campaign" in html
+    assert stack.fake.accepted() == []  # nothing was dialled

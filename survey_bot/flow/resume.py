@@ -4,10 +4,11 @@ carries on, as pure decisions.
 `reopen` is applied when the re-dial is queued: the response is back `in_progress` on a new call (`calls`
 counts them, so each call's commands are keyed apart), its first call's start and answer times kept, its final
 answers kept; what only steered the old call (the field being asked, a pending read-back, the watchdog's
-notes, the keypad turns of fields left unanswered) is cleared, and every AI gather of the old call counts as
-ended. When the new call is answered, `on_resumed_answer` hands the AI only the relevant fields still without
-an answer, seeded with the earlier transcript (a targeted gather, like a re-ask); with none left for the
-AI, the keypad goes on where it stopped.
+notes, the keypad turns of fields left unanswered, whose records would make the new call's first prompt of such
+a field look like a redelivery of the old one and go unanswered) is cleared, and every AI gather of the old call
+counts as ended. When the new call is answered, `on_resumed_answer` hands the AI only the relevant fields still
+without an answer, seeded with the earlier transcript (a targeted gather, like a re-ask); with none left for
+the AI, the keypad goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ def reopen(state: CallState, outreach: dict[str, Any] | None = None) -> CallStat
     `outreach`: how the new call opens (its dial's answering machine detection: flow.opening.Amd.outreach), so
     the disclosure is said again and the new call's verdicts are its own."""
     final = (*FINAL_SOURCES, DECLINED)
+    kept = [turn for turn in state.keypad_attempts if state.sources.get(turn["field"]) in final]
     return dataclasses.replace(
         state, status=IN_PROGRESS, ended_at=None, hangup_cause=None, hangup_source=None, current_field=None,
         keypad_queue=None, readback=None, finished_at=None, watchdog=[], calls=state.calls + 1,
-        keypad_done=[name for name in state.keypad_done if state.sources.get(name) in final],
+        keypad_done=[name for name in state.keypad_done if state.sources.get(name) in final], keypad_attempts=kept,
         ai_ended=state.reasks + 1, outreach=dict(outreach or {}))
 
 

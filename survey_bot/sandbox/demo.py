@@ -17,11 +17,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from survey_bot.campaigns.settings import format_duration
 from survey_bot.config import Settings, shipped_folder
 from survey_bot.forms.model import FormCatalog
+from survey_bot.reports.campaigns import report_lines
 from survey_bot.runtime import load_catalog
 from survey_bot.sandbox.callees import example_callees
-from survey_bot.sandbox.demo_campaign import run_demo_campaign
+from survey_bot.sandbox.campaign_runs import play_campaign
 from survey_bot.sandbox.examples import example_document
 from survey_bot.sandbox.scenario_file import ScenarioFile, load_scenario_document, load_scenario_file
 from survey_bot.sandbox.simulate import CallOutcome, simulate
@@ -38,7 +40,8 @@ def demo_files(forms_dir: Path | None) -> tuple[Path, FormCatalog, list[Scenario
     folder = forms_dir or shipped_folder("forms")
     catalog = load_catalog(Settings(forms_dir=folder))
     if forms_dir is None:
-        files = [load_scenario_file(path, catalog.forms) for path in sorted((folder / "scenarios").glob("*.json"))]
+        found = [*(folder / "scenarios").glob("*.json"), *(folder / "scenarios").glob("*.yaml")]
+        files = [load_scenario_file(path, catalog.forms) for path in sorted(found)]
     else:
         files = [load_scenario_document(example_document(form), f"<example calls of {form.form_id}>", catalog.forms)
                  for form in catalog.forms.values()]
@@ -64,9 +67,8 @@ async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_po
         print("\n" + "\n".join(describe(outcome)), file=out)
     first = files[0].form_id if files else "FORM_ID"
     print(f"\n{len(outcomes)} calls played on the simulated Telnyx.", file=out)
-    campaign_done = True
-    if forms_dir is None:  # the campaign's callers are written for the bundled satisfaction survey
-        campaign_done = await run_demo_campaign(url, overrides, out)
+    campaign_done = all([await _campaign(scenario_file, url, overrides, out) for scenario_file in files
+                         if scenario_file.campaign is not None])
     print(f"The responses are in {url.split(':///', 1)[1]}; export them with:\n"
           f"  SURVEY_BOT_DATABASE_URL={url} survey-bot export {first}", file=out, flush=True)
     if serve_port is not None:
@@ -78,6 +80,23 @@ async def run_demo(keep: Path | None = None, out: TextIO | None = None, serve_po
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     return 0 if campaign_done and all(o.error is None and o.status != "in_progress" for o in outcomes) else 1
+
+
+async def _campaign(scenario_file: ScenarioFile, url: str, overrides: dict[str, object], out: TextIO) -> bool:
+    """Run a bundled file's campaign to its end on the simulator and print its report; say whether it finished."""
+    campaign = scenario_file.campaign
+    assert campaign is not None
+    rules = campaign.settings
+    print(f"\nA small campaign ({len(campaign.contacts)} contacts, up to {rules.max_attempts} attempts, retries "
+          f"after {format_duration(rules.retry_after_seconds)}) on {scenario_file.form_id}:", file=out, flush=True)
+    async with running_stack(url, overrides) as stack:
+        run = await play_campaign(stack, scenario_file, campaign)
+    if run.report is not None:
+        print("\n".join(report_lines(run.report)), file=out)
+    finished = run.error is None and not run.cancelled
+    print(f"  {run.calls} calls placed for {len(run.contacts)} contacts; campaign "
+          f"{'finished' if finished else run.error or 'cancelled: nothing was due'}", file=out, flush=True)
+    return finished
 
 
 def _print_serving(out: TextIO, stack: Stack, url: str, folder: Path, token: str, form_id: str) -> None:

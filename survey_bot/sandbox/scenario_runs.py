@@ -12,10 +12,11 @@ from typing import Any
 from survey_bot.config import Settings
 from survey_bot.errors import ConfigError
 from survey_bot.runtime import load_catalog
+from survey_bot.sandbox.campaign_runs import simulate_campaigns
 from survey_bot.sandbox.examples import example_document
 from survey_bot.sandbox.scenario_file import load_scenario_document, load_scenario_file
 from survey_bot.sandbox.simulate import CallOutcome, simulate
-from survey_bot.sandbox.summary import describe, totals
+from survey_bot.sandbox.summary import describe, describe_campaign, totals
 from survey_bot.sandbox.workspace import prepare_database, temporary_database_url
 
 __all__ = ["example", "play"]
@@ -32,17 +33,22 @@ async def play(paths: list[Path], forms_dir: Path | None, database_url: str | No
     catalog = load_catalog(Settings(forms_dir=folder))
     files = [load_scenario_file(path, catalog.forms) for path in paths]  # every file checked before any plays
     url = await prepare_database(database_url or temporary_database_url("simulate"))
-    outcomes = await simulate(files, url, {"forms_dir": folder, "admin_token": secrets.token_urlsafe(24)},
-                              check=check)
+    overrides = {"forms_dir": folder, "admin_token": secrets.token_urlsafe(24)}
+    outcomes = await simulate(files, url, overrides, check=check)
+    campaigns = await simulate_campaigns(files, url, overrides, check=check)
+    passed = all(o.passed for o in outcomes) and all(c.passed for c in campaigns)
     if as_json:
         print(json.dumps({"database": url, "calls": [o.as_json() for o in outcomes],
-                          "passed": all(o.passed for o in outcomes)}, indent=2, ensure_ascii=False))
+                          "campaigns": [c.as_json() for c in campaigns], "passed": passed},
+                         indent=2, ensure_ascii=False))
     else:
         for outcome in outcomes:
             print("\n".join(describe(outcome)) + "\n")
-        print(totals(outcomes))
+        for campaign in campaigns:
+            print("\n".join(describe_campaign(campaign)) + "\n")
+        print(totals(outcomes, campaigns))
         print(f"(responses kept in {url})", file=sys.stderr)
-    return 0 if all(o.passed for o in outcomes) else 1
+    return 0 if passed else 1
 
 
 async def example(form_id: str, forms_dir: Path | None) -> dict[str, Any]:

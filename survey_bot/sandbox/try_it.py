@@ -65,6 +65,9 @@ class SimulatorTryIt:
         catalog = state(self.app).catalog
         data = parse_scenario(text, source, yaml_text=not text.lstrip().startswith("{"))
         loaded = load_scenario_document(data, source, catalog.forms)
+        if loaded.campaign is not None:
+            raise TryItUnavailable("This scenario describes a campaign, which runs for a while on the scheduler: play "
+                                   "it with `survey-bot simulate FILE`. Here, give `calls` only.")
         if loaded.form_id != form_id:
             raise TryItUnavailable(f"The scenario is for {loaded.form_id!r}, not {form_id!r}.")
         if len(loaded.calls) > MAX_CALLS:
