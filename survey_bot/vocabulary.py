@@ -14,11 +14,13 @@ __all__ = [
     "COMPLETED",
     "DECLINED",
     "DECLINED_CELL",
+    "DIAL_FAILED",
     "DTMF",
     "EXPORT_COLUMNS",
     "FAILED",
     "FINAL_SOURCES",
     "HANGUP_CAUSES",
+    "INVALID_NUMBER",
     "IN_PROGRESS",
     "LOST",
     "MACHINE",
@@ -69,7 +71,9 @@ RESERVED_NAMES: Final = frozenset({*EXPORT_COLUMNS, "declined_questions", "opt_o
 LOST: Final = "lost"  # the watchdog found the call gone without its hang-up webhook
 OPT_OUT: Final = "opt_out"  # the caller asked not to be called again
 MACHINE: Final = "machine"  # an answering machine took the call
-HANGUP_CAUSES: Final = (LOST, OPT_OUT, MACHINE)
+DIAL_FAILED: Final = "dial_failed"  # Telnyx refused the dial for good: no call was placed
+INVALID_NUMBER: Final = "invalid_number"  # ... because the number is not a valid one (telephony.client says which)
+HANGUP_CAUSES: Final = (LOST, OPT_OUT, MACHINE, DIAL_FAILED, INVALID_NUMBER)
 # Telnyx hang-up causes of a call no person took: counted as refused, not failed.
 REFUSAL_CAUSES: Final = frozenset({"no_answer", "user_busy", "call_rejected", "timeout"})
 

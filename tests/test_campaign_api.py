@@ -92,6 +92,27 @@ async def test_a_list_over_the_upload_bound_is_413_and_a_big_one_under_it_is_tak
         assert len((await http.get("/api/campaigns")).json()["campaigns"]) == 1
 
 
+async def test_a_50000_row_list_is_imported_whole_as_the_body_and_as_a_multipart_part(database_url: str) -> None:
+    text = numbered_list(50_000).encode()  # ~1.2 MB: many times the webhook-sized body limit, in many chunks
+
+    async def chunks() -> AsyncIterator[bytes]:  # streamed without a Content-Length, as a big upload may come
+        for start in range(0, len(text), 65536):
+            yield text[start:start + 65536]
+
+    async for http in _client(database_url):
+        streamed = await http.post("/api/campaigns", params={"form": FORM}, content=chunks(),
+                                   headers={"Content-Type": "text/csv"}, timeout=120)
+        assert streamed.status_code == 201, streamed.text
+        assert (streamed.json()["imported"], streamed.json()["rejected"]) == (50_000, 0)
+        parted = await http.post("/api/campaigns", params={"form": FORM}, files={"contacts": ("l.csv", text)},
+                                 timeout=120)
+        assert parted.status_code == 201, parted.text
+        assert parted.json()["imported"] == 50_000
+        for made in (streamed, parted):
+            status = (await http.get(f"/api/campaigns/{made.json()['campaign_id']}")).json()
+            assert status["contacts"]["pending"] == 50_000
+
+
 @pytest.mark.parametrize(("options", "body", "status", "detail"), [
     ({"form": "nope"}, "phone\n", 404, "form: no form named 'nope'"),
     ({"window": "20:00-09:00"}, "phone\n", 400, "window: '20:00-09:00' ends before it starts"),

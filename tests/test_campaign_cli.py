@@ -139,7 +139,7 @@ async def test_states_refusals_and_cancel_disposing_every_open_contact(
                                                                                                  campaign_id)}
     assert disposed == {
         "+12122000000": ("done", "busy", "3.12"),
-        "+12122000001": ("done", "break_off", "2.12"),  # the call in flight when cancelled
+        "+12122000001": ("dialing", None, None),  # on a call when cancelled: disposed when it ends
         "+12122000002": ("done", "complete", "1.1"),
         "+12122000003": ("done", "not_attempted", "3.11"),
         "+12122000004": ("done", "not_attempted", "3.11"),

@@ -32,6 +32,7 @@ from survey_bot.flow.opening import HUMAN_RESULTS
 from survey_bot.flow.state import CallState
 from survey_bot.forms.model import Form
 from survey_bot.vocabulary import ABANDONED, COMPLETED, FINAL_SOURCES
+from survey_bot.vocabulary import INVALID_NUMBER as INVALID_NUMBER_CAUSE
 from survey_bot.vocabulary import MACHINE as MACHINE_CAUSE
 from survey_bot.vocabulary import OPT_OUT as OPT_OUT_CAUSE
 from survey_bot.vocabulary import PARTIAL as PARTIAL_STATUS
@@ -39,8 +40,9 @@ from survey_bot.vocabulary import PARTIAL as PARTIAL_STATUS
 __all__ = ["AttemptFacts", "attempt_outcome", "facts_of", "half_answered"]
 
 # Telnyx's hang-up causes of a dial nobody took.
+# survey-bot's own `invalid_number`: Telnyx refused the dial because of the number (any other refusal: technical).
 _UNANSWERED = {"user_busy": BUSY, "not_found": INVALID_NUMBER, "no_answer": NO_ANSWER, "timeout": NO_ANSWER,
-               "originator_cancel": NO_ANSWER, "call_rejected": NO_ANSWER}
+               "originator_cancel": NO_ANSWER, "call_rejected": NO_ANSWER, INVALID_NUMBER_CAUSE: INVALID_NUMBER}
 
 
 @dataclass(frozen=True)

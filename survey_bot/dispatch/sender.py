@@ -25,10 +25,11 @@ from survey_bot.intake.write_path import handle_event
 from survey_bot.observe import metrics
 from survey_bot.observe.log_context import log_context
 from survey_bot.storage import outbox
+from survey_bot.storage.campaign_cancel import cancelled_dials
 from survey_bot.storage.models import Command
 from survey_bot.storage.responses import link_dialled_call
 from survey_bot.storage.sealing import open_arguments, sealed_arguments
-from survey_bot.telephony.client import Client, SendResult, send_command
+from survey_bot.telephony.client import Client, SendResult, dial_refusal_cause, send_command
 from survey_bot.telephony.envelope import encode_client_state
 from survey_bot.utc import now as utc_now
 
@@ -37,6 +38,9 @@ __all__ = ["Dispatcher"]
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 MAX_BACKOFF = timedelta(seconds=30)
+# A dial is sent at most this many times: a contact is `dialing` until its dial ends, and a Telnyx down for longer
+# than the retries take is a technical failure of the attempt (the campaign's own retry rules dial again later).
+MAX_DIAL_SENDS = 3
 
 
 class Dispatcher:
@@ -112,6 +116,13 @@ class Dispatcher:
             facts = await outbox.call_facts(session, (row.response_id for row in claimed))
             pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
             await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
+            cancelled = await cancelled_dials(session, (row.response_id for row in claimed if row.action == "dial"
+                                                        and row.command_id not in pointless and row.response_id))
+            for row in claimed:  # a cancelled campaign's dial: never sent, its attempt ends as a dial without a call
+                if row.action == "dial" and row.response_id in cancelled:
+                    pointless.append(row.command_id)
+                    await self._record_refusal(session, row, SendResult(False, detail="campaign cancelled"), now,
+                                               "skipped")
             await outbox.clear_arguments(session, [row.command_id for row in claimed
                                                    if row.command_id in pointless and sealed_arguments(row.arguments)])
         for row in claimed:
@@ -158,7 +169,7 @@ class Dispatcher:
             if row.action == "dial" and result.call_control_id and row.response_id:
                 await link_dialled_call(session, row.response_id, result.call_control_id, now)
             return "sent"
-        if result.retryable:
+        if result.retryable and not (row.action == "dial" and row.attempts >= MAX_DIAL_SENDS):
             backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(row.attempts, 5)))
             await outbox.release_for_retry(session, row.command_id, _describe(result), now + backoff)
             log.warning("command %s %s not sent (%s); retrying in %ss", row.action, row.command_id,
@@ -170,12 +181,13 @@ class Dispatcher:
         await outbox.release_for_retry(session, row.command_id, _describe(result), now + MAX_BACKOFF)
         return "retried"
 
-    async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime) -> bool:
-        """Mark a refused command failed and let the flow react, together; if the flow fails, neither happens
-        (and the caller puts the command back, to be sent, and perhaps refused, again later)."""
+    async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime,
+                              status: str = "failed") -> bool:
+        """Mark a refused command failed (or skipped) and let the flow react, together; if the flow fails, neither
+        happens (and the caller puts the command back, to be sent, and perhaps refused, again later)."""
         try:
             async with session.begin_nested():
-                await outbox.mark_done(session, row.command_id, "failed", _describe(result), now)
+                await outbox.mark_done(session, row.command_id, status, _describe(result), now)
                 failure_event = _failure_event(row, result)
                 if failure_event is not None:
                     await handle_event(session, failure_event, self._catalog)
@@ -191,8 +203,12 @@ def _context(row: Command, call_control_id: str | None) -> contextlib.AbstractCo
 
 
 def _call_ended(row: Command, facts: dict[str, outbox.CallFacts]) -> bool:
-    known = facts.get(row.response_id or "")
-    return known is not None and known.ended and row.action != "hangup"
+    """Whether sending is pointless: the call hung up (a hangup still goes), or its response is gone (a cancelled
+    campaign's dial, an attempt nobody answered)."""
+    if row.response_id is None:
+        return False
+    known = facts.get(row.response_id)
+    return known is None or (known.ended and row.action != "hangup")
 
 
 def _describe(result: SendResult) -> str:
@@ -205,6 +221,8 @@ def _failure_event(row: Command, result: SendResult) -> Event | None:
         return None
     payload = {"action": row.action, "step": row.step, "status_code": result.status_code,
                "code": result.code, "detail": result.detail, "call_control_id": row.call_control_id}
+    if row.action == "dial":  # no call: the flow ends the response with this cause (telephony.client's rule)
+        payload["hangup_cause"] = dial_refusal_cause(result.code)
     client_state = {"r": row.response_id}
     return Event(id=f"command-failed:{row.command_id}", event_type="survey_bot.command_failed",
                  occurred_at=utc_now(), payload={**payload, "client_state": encode_client_state(client_state)},

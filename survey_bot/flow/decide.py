@@ -33,7 +33,7 @@ from survey_bot.flow.status import settle
 from survey_bot.flow.steps import context, hangup, keep, keep_newest_history
 from survey_bot.flow.watchdog import on_watchdog
 from survey_bot.forms.model import Form
-from survey_bot.vocabulary import DTMF, HANGUP_CAUSES
+from survey_bot.vocabulary import DIAL_FAILED, DTMF, HANGUP_CAUSES
 
 __all__ = ["HANDLERS", "next_commands"]
 
@@ -146,6 +146,10 @@ def on_command_failed(event: Event, state: CallState, form: Form, now: datetime)
     failure = {key: event.payload.get(key) for key in ("action", "step", "status_code", "code", "detail")}
     state.failures.append(failure)
     if event.payload.get("code") == "90018":  # call already ended: the hangup webhook will follow
+        return []
+    if event.payload.get("action") == "dial":  # no call was placed: nothing will follow, so it ends here
+        state.ended_at = state.ended_at or now
+        state.hangup_cause = str(event.payload.get("hangup_cause") or DIAL_FAILED)[:40]
         return []
     step = str(event.payload.get("step") or "")
     if "~w" in step:  # a watchdog re-issue refused (the step still runs): the call is alive; the next sweep closes

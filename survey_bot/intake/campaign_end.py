@@ -90,8 +90,9 @@ async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseR
     attempt.hangup_cause = state.hangup_cause
     contact = (await session.scalars(select(CampaignContact).where(CampaignContact.id == attempt.contact_id)
                                      .with_for_update())).one()
-    campaign = await session.get(Campaign, contact.campaign_id)
-    assert campaign is not None
+    # shared lock: a cancel (which locks the campaign for update) is wholly before or after this decision
+    campaign = (await session.scalars(select(Campaign).where(Campaign.id == contact.campaign_id)
+                                      .with_for_update(read=True))).one()
     if outcome in d.HUMAN_OUTCOMES:
         contact.response_id = record.id
     elif (earlier := await _earlier(session, attempt)) is None:  # nobody answered: the dial's response goes

@@ -96,12 +96,14 @@ class FakeTelnyx:
     def down(self, value: bool) -> None:
         self._faults.down = value
 
-    def fail_next(
-        self, n: int, status: int = 500, *, retry_after: float | None = None, code: str | None = None,
-        action: str | None = None,
-    ) -> None:
+    def fail_next(self, n: int, status: int = 500, *, retry_after: float | None = None, code: str | None = None,
+                  action: str | None = None) -> None:
         """Answer the next `n` requests (for `action` only, if given) with a Telnyx-shaped `status` error."""
         self._faults.fail_next(n, status, retry_after, code, action)
+
+    def refuse_dials(self, to: str, status: int = 422, code: str | None = "10016", pointer: str | None = "/to") -> None:
+        """Refuse every dial to `to` for good, as Telnyx refuses an invalid number (no call, no webhooks)."""
+        self._faults.refuse_dials(to, status, code, pointer)
 
     def delay_next(self, n: int, seconds: float) -> None:
         """Act on the next `n` successful commands at once but answer each only after `seconds`."""
@@ -239,6 +241,7 @@ class FakeTelnyx:
         to = body["to"] if isinstance(body["to"], str) else next(iter(body["to"]), "")
         if not to:
             raise ApiError.single(422, detail="to must name a number", pointer="/to")
+        self._faults.raise_if_refused(to)
         scenarios = self._expected.get(to)
         scenario = scenarios.popleft() if scenarios else await self.callee(body) if self.callee else None
         scenario = scenario or Scenario("outgoing", body["from"], to, False)  # nobody answers

@@ -1,4 +1,5 @@
-"""Inject API failures on demand: the service down, the next requests failing, the next answers late."""
+"""Inject API failures on demand: the service down, the next requests failing, the next answers late, and
+numbers whose every dial Telnyx refuses for good (an invalid number: 422 with a code and `/to` as the pointer)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Faults:
         self.down = False
         self._failures: deque[_Failure] = deque()
         self._delays: deque[float] = deque()
+        self._refused: dict[str, ApiError] = {}  # number -> the error each dial to it gets
 
     def fail_next(self, n: int, status: int, retry_after: float | None, code: str | None,
                   action: str | None = None) -> None:
@@ -34,6 +36,15 @@ class Faults:
     def delay_next(self, n: int, seconds: float) -> None:
         """Make the answers to the next `n` successful commands `seconds` late."""
         self._delays.extend(seconds for _ in range(n))
+
+    def refuse_dials(self, to: str, status: int, code: str | None, pointer: str | None) -> None:
+        """Refuse every dial to `to` with `status` (`code`; `pointer` names the field at fault, or None)."""
+        self._refused[to] = ApiError.single(status, code, "Injected refusal of this number", pointer=pointer)
+
+    def raise_if_refused(self, to: str) -> None:
+        """Raise the refusal set for dials to `to`, if any."""
+        if to in self._refused:
+            raise self._refused[to]
 
     def raise_if_down(self) -> None:
         """Raise a 503 while the service is set down."""

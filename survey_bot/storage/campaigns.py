@@ -1,31 +1,31 @@
 """Campaigns in the store: create one and import its list in batches (one transaction: a failed import leaves
 nothing), and move it through its states (start, pause, resume, cancel) under a row lock.
 
-A cancelled campaign's contacts that were not done get their final disposition at once (disposition_of over their
-attempts; never dialled -> not_attempted), so its report and export are final too.
+A cancelled campaign's waiting contacts get their final disposition at once (disposition_of over their attempts;
+never dialled -> not_attempted); those on a call get theirs when it ends (storage.campaign_cancel).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.campaigns.contacts import Contact, ContactReader, Duplicate, Rejected, decoded_lines, read_contacts
-from survey_bot.campaigns.dispositions import CODES, disposition_of
 from survey_bot.campaigns.settings import CampaignSettings
-from survey_bot.storage.campaign_models import Campaign, CampaignContact, ContactAttempt, Suppression
-from survey_bot.storage.contact_disposal import Disposed, announce
+from survey_bot.storage.campaign_cancel import dispose_waiting, stop_calls
+from survey_bot.storage.campaign_models import Campaign, CampaignContact, Suppression
 
 __all__ = ["ACTIONS", "BATCH", "CampaignNotFound", "ImportSummary", "TransitionRefused", "create_campaign",
            "get_campaign", "import_campaign", "transition"]
 
-BATCH: Final = 1000  # rows per INSERT (and per suppression lookup: well under SQLite's bound parameters)
+BATCH: Final = 2000  # rows per parse in a worker thread, per INSERT and per suppression lookup
 KEEP_DETAILS: Final = 1000  # rejected/duplicate/suppressed rows kept with their line (the rest only counted)
 # action -> (states it may start from, state it leads to)
 ACTIONS: Final = {
@@ -82,7 +82,9 @@ async def create_campaign(session: AsyncSession, *, form_id: str, name: str, set
     session.add(campaign)
     await session.flush()
     summary = ImportSummary(campaign_id=campaign.id)
-    for batch in _batches(rows, summary):
+    batches = _batches(rows, summary)
+    # each batch is read and parsed in a worker thread: a 50,000-row list never holds the event loop for long
+    while (batch := await asyncio.to_thread(next, batches, None)) is not None:
         await _insert(session, campaign.id, batch, summary, now)
     return summary
 
@@ -143,31 +145,9 @@ async def transition(session: AsyncSession, campaign_id: str, action: str, now: 
         campaign.started_at = now
     if action == "cancel":
         campaign.ended_at = now
-        await _dispose_open_contacts(session, campaign_id, now)
+        await stop_calls(session, campaign_id, now)  # its calls end as calls do (storage.campaign_cancel)
+        await dispose_waiting(session, campaign_id, now)
     return campaign
-
-
-async def _dispose_open_contacts(session: AsyncSession, campaign_id: str, now: datetime) -> None:
-    """Give every contact not done its final disposition from its attempts (none: not_attempted), and announce
-    each (contact.disposed, storage.contact_disposal)."""
-    open_contact = (CampaignContact.campaign_id == campaign_id) & (CampaignContact.state != "done")
-    contacts = (await session.execute(select(CampaignContact.id, CampaignContact.phone, CampaignContact.response_id)
-                                      .where(open_contact).order_by(CampaignContact.id))).all()
-    attempts = await session.execute(
-        select(ContactAttempt.contact_id, ContactAttempt.outcome)
-        .join(CampaignContact, CampaignContact.id == ContactAttempt.contact_id)
-        .where(open_contact).order_by(ContactAttempt.contact_id, ContactAttempt.number))
-    outcomes: dict[int, list[str | None]] = {}
-    for contact_id, outcome in attempts:
-        outcomes.setdefault(contact_id, []).append(outcome)
-    for contact_id, seen in outcomes.items():
-        slug, code = disposition_of(seen)
-        await session.execute(update(CampaignContact).where(CampaignContact.id == contact_id)
-                              .values(state="done", disposition=slug, disposition_code=code))
-    await session.execute(update(CampaignContact).where(open_contact).values(
-        state="done", disposition="not_attempted", disposition_code=CODES["not_attempted"]))
-    await announce(session, [Disposed(contact_id, campaign_id, phone, *disposition_of(outcomes.get(contact_id, [])),
-                                      response_id) for contact_id, phone, response_id in contacts], now)
 
 
 async def import_campaign(session: AsyncSession, raw_lines: Iterable[bytes], *, form_id: str, name: str,

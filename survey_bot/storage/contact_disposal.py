@@ -6,11 +6,13 @@ Functions take a session and never commit.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.campaigns.dispositions import disposition_of
@@ -19,6 +21,8 @@ from survey_bot.storage.campaign_models import CampaignContact
 from survey_bot.storage.webhook_outbox import CONTACT_DISPOSED, enqueue_events
 
 __all__ = ["Disposed", "announce", "dispose"]
+
+_CHUNK = 1000  # ids per statement (well under SQLite's bound parameters)
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,29 @@ async def announce(session: AsyncSession, disposed: Sequence[Disposed], now: dat
 
 
 async def dispose(session: AsyncSession, contacts: Sequence[CampaignContact], now: datetime,
-                  extra: Sequence[str] = ()) -> None:
-    """Make each contact (locked by the caller) done with its final disposition, and announce it."""
+                  extra: Sequence[str] = ()) -> list[Disposed]:
+    """Make each contact done with its final disposition (disposition_of over its attempts, plus `extra`) unless it
+    already has one, and announce those this call disposed; return them.
+
+    Once only: an UPDATE ... WHERE disposition IS NULL RETURNING per disposition, so a call's end and a cancel
+    meeting on one contact never dispose (nor announce) it twice."""
     outcomes = await outcomes_by_contact(session, [contact.id for contact in contacts])
-    disposed = []
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for contact in contacts:
-        contact.state, contact.next_attempt_at = DONE, None
-        contact.disposition, contact.disposition_code = disposition_of([*outcomes[contact.id], *extra])
-        disposed.append(Disposed(contact.id, contact.campaign_id, contact.phone, contact.disposition,
-                                 contact.disposition_code, contact.response_id))
-    await announce(session, disposed, now)
+        groups[disposition_of([*outcomes[contact.id], *extra])].append(contact.id)
+    disposed: list[Disposed] = []
+    for (slug, code), ids in groups.items():
+        for start in range(0, len(ids), _CHUNK):
+            result = await session.execute(
+                update(CampaignContact)
+                .where(CampaignContact.id.in_(ids[start:start + _CHUNK]), CampaignContact.disposition.is_(None))
+                .values(state=DONE, next_attempt_at=None, disposition=slug, disposition_code=code)
+                .returning(CampaignContact.id, CampaignContact.campaign_id, CampaignContact.phone,
+                           CampaignContact.response_id).execution_options(synchronize_session=False))
+            disposed += [Disposed(row.id, row.campaign_id, row.phone, slug, code, row.response_id) for row in result]
+    done = {d.contact_id for d in disposed}
+    for contact in contacts:  # the objects read what the rows now say (a flush writes nothing over them)
+        if contact.id in done:
+            session.expire(contact)
+    await announce(session, sorted(disposed, key=lambda d: d.contact_id), now)
+    return disposed

@@ -15,8 +15,13 @@ from typing import Any
 import telnyx
 
 from survey_bot.config import Settings
+from survey_bot.vocabulary import DIAL_FAILED, INVALID_NUMBER
 
-__all__ = ["Client", "SendResult", "build_client", "call_alive", "send_command"]
+__all__ = ["Client", "SendResult", "build_client", "call_alive", "dial_refusal_cause", "send_command"]
+
+# Telnyx's error codes for a dial refused because of the number itself ("Invalid phone number", "must be in
+# +E.164 format"): the number will never be called, so the attempt is an invalid number (AAPOR 4.31), not a fault.
+INVALID_NUMBER_CODES = frozenset({"10002", "10016"})
 
 # The SDK client, by a name the rest of survey-bot can use without importing the SDK.
 Client = telnyx.AsyncTelnyx
@@ -68,6 +73,11 @@ async def send_command(
         return SendResult(False, exc.status_code, code, detail or str(exc), retryable=retryable)
     except telnyx.APIConnectionError as exc:  # includes timeouts; the SDK already retried
         return SendResult(False, None, None, f"{type(exc).__name__}: {exc}", retryable=True)
+
+
+def dial_refusal_cause(code: str | None) -> str:
+    """Why a dial Telnyx refused for good placed no call, as the response's hang-up cause: the one rule."""
+    return INVALID_NUMBER if code in INVALID_NUMBER_CODES else DIAL_FAILED
 
 
 async def call_alive(client: telnyx.AsyncTelnyx, call_control_id: str) -> bool | None:

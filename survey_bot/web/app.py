@@ -35,6 +35,7 @@ from survey_bot.web.scrape import blueprint as metrics_blueprint
 from survey_bot.web.sessions import load_secret_key
 from survey_bot.web.state import KEY, AppState, state
 from survey_bot.web.throttle import parse_trusted
+from survey_bot.web.uploads import upload_request_class
 
 __all__ = ["create_app"]
 
@@ -55,6 +56,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, settings: Settings | 
         raise ConfigError(f"SURVEY_BOT_DISPATCHER={settings.dispatcher!r} is not a dispatcher mode: use {modes}")
     runtime = Runtime.build(settings)
     app = Quart(__name__)
+    app.request_class = upload_request_class(settings.max_upload_bytes)  # (web.uploads: from the first byte)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, BODY_TIMEOUT=settings.body_timeout,
                       RESPONSE_TIMEOUT=30)
     dispatcher = Dispatcher(runtime.sessions, runtime.client, runtime.catalog)

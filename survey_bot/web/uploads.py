@@ -1,25 +1,40 @@
 """A contact list uploaded to the API, streamed to a temporary file as it arrives (the CSV as the body, or the
 `contacts` part of a multipart form), bounded by SURVEY_BOT_MAX_UPLOAD_BYTES, so a 50 MiB list never sits in memory.
 
-Why the body's own limit is raised here: Quart gives every request MAX_CONTENT_LENGTH (the webhook-sized
-SURVEY_BOT_MAX_BODY_BYTES) and would refuse a list by its Content-Length before the view runs; this route counts
-the bytes itself instead.
+Why the upload routes get their own request class: Quart gives every request's body MAX_CONTENT_LENGTH (the
+webhook-sized SURVEY_BOT_MAX_BODY_BYTES) from its first byte, before the view runs. Raising the bound in the view
+came too late: bytes that arrived before it were dropped, or the body was already marked complete, and a
+50,000-row list was imported cut short with a 201. `upload_request_class` gives the upload routes
+SURVEY_BOT_MAX_UPLOAD_BYTES from the start; past it the body raises, and the route answers 413.
 """
 
 from __future__ import annotations
 
 import tempfile
-from typing import IO
+from typing import IO, Any
 
 from quart import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-__all__ = ["PART", "UploadError", "receive_upload"]
+__all__ = ["PART", "UPLOAD_ROUTES", "UploadError", "receive_upload", "upload_request_class"]
 
 PART = "contacts"  # the multipart part holding the list
 SPOOL = 1 << 20  # bytes kept in memory before the temporary file goes to disk
+UPLOAD_ROUTES = frozenset({("POST", "/api/campaigns")})  # (method, path) of the routes that take a list
+
+
+def upload_request_class(limit: int, routes: frozenset[tuple[str, str]] = UPLOAD_ROUTES) -> type[Request]:
+    """A request class whose body is bounded by `limit` on the upload `routes` (others keep the app's bound)."""
+
+    class UploadRequest(Request):
+        def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
+            if (method, path.rstrip("/")) in routes:
+                kwargs["max_content_length"] = limit
+            super().__init__(method, scheme, path, *args, **kwargs)
+
+    return UploadRequest
 
 
 class UploadError(Exception):
@@ -41,9 +56,6 @@ async def receive_upload(request: Request, limit: int) -> IO[bytes]:
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     body = request.body
-    body._max_content_length = limit  # (see the module's docstring)
-    if isinstance(body._must_raise, RequestEntityTooLarge):
-        body._must_raise = None
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115 (returned to the caller, who closes it)
     boundary = options.get("boundary", "")
     if kind == "multipart/form-data" and not boundary:
