@@ -25,6 +25,7 @@ __all__ = [
     "LOST",
     "MACHINE",
     "NOT_APPLICABLE",
+    "NOT_DIALLED",
     "OPT_OUT",
     "OUTCOMES",
     "OUTCOME_COLOURS",
@@ -73,7 +74,8 @@ OPT_OUT: Final = "opt_out"  # the caller asked not to be called again
 MACHINE: Final = "machine"  # an answering machine took the call
 DIAL_FAILED: Final = "dial_failed"  # Telnyx refused the dial for good: no call was placed
 INVALID_NUMBER: Final = "invalid_number"  # ... because the number is not a valid one (telephony.client says which)
-HANGUP_CAUSES: Final = (LOST, OPT_OUT, MACHINE, DIAL_FAILED, INVALID_NUMBER)
+NOT_DIALLED: Final = "not_dialled"  # the dial was never sent (its campaign was cancelled first): not an attempt
+HANGUP_CAUSES: Final = (LOST, OPT_OUT, MACHINE, DIAL_FAILED, INVALID_NUMBER, NOT_DIALLED)
 # Telnyx hang-up causes of a call no person took: counted as refused, not failed.
 REFUSAL_CAUSES: Final = frozenset({"no_answer", "user_busy", "call_rejected", "timeout"})
 

@@ -169,3 +169,21 @@ async def test_a_cancelled_campaigns_calls_end_with_one_disposal_each(stack: Sta
     assert again.status_code == 409
     found = await contacts(stack, campaign_id)
     assert (found[A].state, found[A].disposition, found[A].attempts) == ("done", "busy", 1)
+
+
+async def test_a_dial_still_queued_at_the_cancel_is_no_attempt(stack: Stack) -> None:
+    """The dispatcher is down (its process restarting) while the scheduler queues C's dial; the campaign is cancelled
+    before it comes back: the dial is never sent and C, never dialled, is not_attempted (3.11), not technical."""
+    dispatcher = state(stack.app).dispatcher
+    await dispatcher.stop()
+    campaign_id = await add_campaign(stack, [C])
+    await wait_for(stack, campaign_id, lambda f: f[C].state == "dialing")
+    async with httpx.AsyncClient(base_url=stack.app_url, headers={"Authorization": f"Bearer {ADMIN}"}) as client:
+        assert (await client.post(f"/api/campaigns/{campaign_id}/cancel")).status_code == 200
+    dispatcher._stopping = False  # the dispatcher is back
+    dispatcher.start()
+    found = await wait_for(stack, campaign_id, lambda f: f[C].state == "done")
+    assert (found[C].disposition, found[C].disposition_code, found[C].attempts) == ("not_attempted", "3.11", 0)
+    assert dial_requests(stack, C) == [] and await attempts(stack, campaign_id) == []
+    async with state(stack.app).sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Response)) == 0  # no call, no response

@@ -32,6 +32,7 @@ from survey_bot.storage.sealing import open_arguments, sealed_arguments
 from survey_bot.telephony.client import Client, SendResult, dial_refusal_cause, send_command
 from survey_bot.telephony.envelope import encode_client_state
 from survey_bot.utc import now as utc_now
+from survey_bot.vocabulary import NOT_DIALLED
 
 __all__ = ["Dispatcher"]
 
@@ -118,11 +119,11 @@ class Dispatcher:
             await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
             cancelled = await cancelled_dials(session, (row.response_id for row in claimed if row.action == "dial"
                                                         and row.command_id not in pointless and row.response_id))
-            for row in claimed:  # a cancelled campaign's dial: never sent, its attempt ends as a dial without a call
+            for row in claimed:  # a cancelled campaign's dial: never sent; tried before (and failed), a technical end
                 if row.action == "dial" and row.response_id in cancelled:
                     pointless.append(row.command_id)
                     await self._record_refusal(session, row, SendResult(False, detail="campaign cancelled"), now,
-                                               "skipped")
+                                               "skipped", cause=None if row.outcome else NOT_DIALLED)
             await outbox.clear_arguments(session, [row.command_id for row in claimed
                                                    if row.command_id in pointless and sealed_arguments(row.arguments)])
         for row in claimed:
@@ -182,13 +183,13 @@ class Dispatcher:
         return "retried"
 
     async def _record_refusal(self, session: AsyncSession, row: Command, result: SendResult, now: datetime,
-                              status: str = "failed") -> bool:
+                              status: str = "failed", cause: str | None = None) -> bool:
         """Mark a refused command failed (or skipped) and let the flow react, together; if the flow fails, neither
         happens (and the caller puts the command back, to be sent, and perhaps refused, again later)."""
         try:
             async with session.begin_nested():
                 await outbox.mark_done(session, row.command_id, status, _describe(result), now)
-                failure_event = _failure_event(row, result)
+                failure_event = _failure_event(row, result, cause)
                 if failure_event is not None:
                     await handle_event(session, failure_event, self._catalog)
         except Exception:
@@ -216,13 +217,13 @@ def _describe(result: SendResult) -> str:
     return " ".join(p for p in parts if p)[:2000]
 
 
-def _failure_event(row: Command, result: SendResult) -> Event | None:
+def _failure_event(row: Command, result: SendResult, cause: str | None = None) -> Event | None:
     if row.response_id is None:
         return None
     payload = {"action": row.action, "step": row.step, "status_code": result.status_code,
                "code": result.code, "detail": result.detail, "call_control_id": row.call_control_id}
     if row.action == "dial":  # no call: the flow ends the response with this cause (telephony.client's rule)
-        payload["hangup_cause"] = dial_refusal_cause(result.code)
+        payload["hangup_cause"] = cause or dial_refusal_cause(result.code)
     client_state = {"r": row.response_id}
     return Event(id=f"command-failed:{row.command_id}", event_type="survey_bot.command_failed",
                  occurred_at=utc_now(), payload={**payload, "client_state": encode_client_state(client_state)},

@@ -31,6 +31,7 @@ from survey_bot.storage.contact_disposal import dispose
 from survey_bot.storage.form_versions import form_of_version
 from survey_bot.storage.models import Response
 from survey_bot.storage.records import ResponseRecord
+from survey_bot.vocabulary import NOT_DIALLED
 
 __all__ = ["CallNote", "after_events", "watched"]
 
@@ -85,6 +86,9 @@ def outcome_of(attempt: ContactAttempt, state: CallState, form: Form) -> str:
 async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseRecord, form: Form,
                now: datetime) -> None:
     state = record.state
+    if state.hangup_cause == NOT_DIALLED:  # its campaign was cancelled before the dial went: no attempt was made
+        await _unmake(session, attempt, record, now)
+        return
     outcome = outcome_of(attempt, state, form)
     attempt.outcome, attempt.ended_at = outcome, state.ended_at or now
     attempt.hangup_cause = state.hangup_cause
@@ -107,6 +111,23 @@ async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseR
         contact.state = PENDING
         contact.next_attempt_at = now + timedelta(seconds=campaign.retry_after_seconds)
         return
+    await dispose(session, [contact], now)
+
+
+async def _unmake(session: AsyncSession, attempt: ContactAttempt, record: ResponseRecord, now: datetime) -> None:
+    """Forget an attempt whose dial was never sent: the contact is disposed by the attempts it really had (none:
+    not_attempted, AAPOR 3.11), and the response goes, or ends as its last answered call did."""
+    contact = (await session.scalars(select(CampaignContact).where(CampaignContact.id == attempt.contact_id)
+                                     .with_for_update())).one()
+    earlier = await _earlier(session, attempt)
+    if earlier is None:
+        await session.execute(delete(Response).where(Response.id == record.id))
+    else:
+        await session.execute(update(Response).where(Response.id == record.id).values(
+            ended_at=earlier.ended_at, hangup_cause=earlier.hangup_cause, updated_at=now))
+    await session.delete(attempt)
+    contact.attempts = max(0, contact.attempts - 1)
+    await session.flush()
     await dispose(session, [contact], now)
 
 

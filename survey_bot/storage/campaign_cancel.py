@@ -4,7 +4,8 @@ A contact waiting (pending) gets its final disposition from its attempts (none: 
 call stays `dialing` until the call's end comes back through the write path (intake.campaign_end), which then
 disposes it (a cancelled campaign retries nobody): live calls are hung up through the outbox (the hangup waits
 behind a dial being sent), and a dial not sent yet is made due now, for the dispatcher to skip it and end its
-attempt as a dial that placed no call (cancelled_dials). Each contact is disposed once: every disposal is an
+attempt: never sent, it was no attempt (the contact is not_attempted if it had no other); tried before and
+failed, a technical end (cancelled_dials). Each contact is disposed once: every disposal is an
 UPDATE ... WHERE disposition IS NULL RETURNING (storage.contact_disposal), so a call ending while the campaign is
 cancelled never disposes a contact twice. Functions take a session and never commit.
 """
