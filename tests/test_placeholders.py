@@ -127,6 +127,15 @@ def test_forms_check_reads_every_text_that_takes_placeholders() -> None:
     assert placeholder_names(fine) == {"name", "order-id", "first_name"}
 
 
+def test_forms_check_warns_of_a_placeholder_where_none_is_taken() -> None:
+    document = _form()
+    document["x-dtmf"]["closing"]["en-US"] = "Goodbye {name}."
+    problems = check_document(document, "f.json")
+    assert [(p.pointer, p.severity) for p in problems] == [("/x-dtmf/closing/en-US", "warning")]
+    assert problems[0].message.startswith("{name}: only x-voice.greeting, x-disclosure and x-dtmf.intro take")
+    assert parse_form(document, "closing").dtmf["closing"] == "Goodbye {name}."  # loads; said as written
+
+
 def test_default_texts_are_taken_literally() -> None:
     """A title with braces makes the default greeting, the catalogue the default keypad intro: neither is a
     placeholder text, so a title's braces are said as written."""

@@ -20,11 +20,13 @@ from typing import Any
 from survey_bot.forms.schema_walk import escape
 
 __all__ = ["MAX_VALUE", "PLACES", "escape_braces", "fill", "names_in", "placeholder_names", "placeholder_problems",
-           "spoken_values"]
+           "placeholder_warnings", "spoken_values"]
 
 MAX_VALUE = 80  # characters of one value, once cleaned
 # Where placeholders may be written: (form-level key, its key or None for the key itself).
 PLACES: tuple[tuple[str, str | None], ...] = (("x-voice", "greeting"), ("x-disclosure", None), ("x-dtmf", "intro"))
+# Said as written: a placeholder there is a mistake worth a warning (the voicemail text is a campaign option).
+_LITERAL: tuple[tuple[str, str | None], ...] = (("x-dtmf", "closing"), ("x-voice", "gather_ended_speech"))
 
 # `{{`, `}}`, a placeholder, or a brace that is neither (a problem: group "bad").
 _NAME = r"[^\W\d][\w-]*"
@@ -93,9 +95,10 @@ def names_in(text: str) -> set[str]:
     return {m["name"] for m in _TOKEN.finditer(text) if m["name"]}
 
 
-def _texts(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """Every text that takes placeholders, with its JSON pointer: plain, or one per locale."""
-    for owner, key in PLACES:
+def _texts(document: Mapping[str, Any], places: tuple[tuple[str, str | None], ...] = PLACES
+           ) -> Iterator[tuple[str, str]]:
+    """Every text at `places` (those that take placeholders), with its JSON pointer: plain, or one per locale."""
+    for owner, key in places:
         holder = document.get(owner) if key else document
         value = holder.get(key or owner) if isinstance(holder, Mapping) else None
         at = f"/{owner}" + (f"/{key}" if key else "")
@@ -119,6 +122,13 @@ def placeholder_problems(document: dict[str, Any]) -> list[tuple[str, str]]:
             if match["bad"]:
                 found.append((at, _problem(match["bad"])))
     return found
+
+
+def placeholder_warnings(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """A `{column}` in a text that takes none (the keypad closing, the AI's last words): said as written."""
+    return [(at, f"{', '.join(sorted(names))}: only x-voice.greeting, x-disclosure and x-dtmf.intro take "
+                 "placeholders; here the braces are said as written")
+            for at, text in _texts(document, _LITERAL) if (names := ["{" + n + "}" for n in names_in(text)])]
 
 
 def _problem(bad: str) -> str:
