@@ -4,8 +4,10 @@ start), and waits on what the scheduler and the calls made of them."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import dataclasses
-from collections.abc import Sequence
+import io
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,14 +27,22 @@ ALL_DAYS = "mon,tue,wed,thu,fri,sat,sun"
 
 
 async def add_campaign(stack: Stack, phones: Sequence[str], *, timezones: Sequence[str] | None = None,
-                       status: str = "running", **rules: Any) -> str:
+                       status: str = "running", columns: Mapping[str, Sequence[str]] | None = None,
+                       **rules: Any) -> str:
     """A started campaign over `phones` on the satisfaction survey, open all day every day unless `rules` (fields
-    of CampaignSettings) say else; `status` paused: started, then paused."""
+    of CampaignSettings) say else; `status` paused: started, then paused; `columns`: more of the list's columns
+    (`name`, contact variables), a cell per phone."""
     settings = CampaignSettings(**{"window_start": "00:00", "window_end": "23:59", "days": ALL_DAYS,
                                    "retry_after_seconds": 3600, "concurrency": 10, "rate": 20.0, "amd": False,
                                    **rules})
     zones = timezones or ["UTC"] * len(phones)
-    lines = [b"phone,timezone\n", *(f"{phone},{zone}\n".encode() for phone, zone in zip(phones, zones, strict=True))]
+    extra = dict(columns or {})
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["phone", "timezone", *extra])
+    writer.writerows([phone, zone, *(cells[i] for cells in extra.values())]
+                     for i, (phone, zone) in enumerate(zip(phones, zones, strict=True)))
+    lines = [line.encode() for line in text.getvalue().splitlines(keepends=True)]
     async with state(stack.app).sessions() as session, session.begin():
         summary = await import_campaign(session, lines, form_id="customer_satisfaction", name="test",
                                         settings=settings, caller_id=None, now=utc_now())

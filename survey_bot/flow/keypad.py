@@ -17,7 +17,7 @@ from typing import Any
 from survey_bot.errors import DigitsError
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
-from survey_bot.flow.steps import context, event_time, hangup, keep
+from survey_bot.flow.steps import contact_details, contact_values, context, event_time, hangup, keep
 from survey_bot.forms.digits import parse_digits
 from survey_bot.forms.model import Form
 from survey_bot.forms.phrases import CANNOT_DECLINE, reason, refusal
@@ -58,7 +58,8 @@ def _opening(state: CallState, form: Form, name: str) -> list[Command]:
     if form.audio.get("intro"):
         return [Command("play", "keypad-intro", context(state, s="intro"), {"audio": "intro"})]
     if form.field(name).audio is not None:
-        return [Command("speak", "keypad-intro", context(state, s="intro"), {"text": form.keypad_opening()})]
+        text = form.keypad_opening(contact_values(state))
+        return [Command("speak", "keypad-intro", context(state, s="intro"), {"text": text})]
     return []
 
 
@@ -176,4 +177,5 @@ def prompt(state: CallState, form: Form, name: str, attempt: int, *, intro: bool
     state.current_field = name
     declinable = name not in form.relevance(state.answers, state.sources).required
     return Command("ask_keypad", f"keypad:{name}:{attempt}", context(state, s="keypad", f=name, n=attempt),
-                   {"field": name, "intro": intro, "retry": retry, "declinable": declinable})
+                   {"field": name, "intro": intro, "retry": retry, "declinable": declinable,
+                    **(contact_details(state) if intro else {})})

@@ -24,7 +24,7 @@ from survey_bot.flow.events import Event
 from survey_bot.flow.language import language_menu, menu_open
 from survey_bot.flow.resume import awaiting_resume, on_resumed_answer
 from survey_bot.flow.state import CallState, Command
-from survey_bot.flow.steps import context, hangup
+from survey_bot.flow.steps import contact_details, context, hangup
 from survey_bot.forms.model import Form
 from survey_bot.forms.phrases import OPT_OUT_PROPERTY
 from survey_bot.vocabulary import MACHINE, OPT_OUT
@@ -75,7 +75,7 @@ def begin(state: CallState, form: Form, now: datetime) -> list[Command]:
     state.locale = state.locale or form.locales[0]
     if form.disclosure:
         state.outreach["disclosure"] = "spoken"
-        return [Command("disclose", "disclosure", context(state, s="disclosure"))]
+        return [Command("disclose", "disclosure", context(state, s="disclosure"), contact_details(state))]
     return _survey(state, form, now)
 
 
@@ -83,7 +83,7 @@ def _survey(state: CallState, form: Form, now: datetime) -> list[Command]:
     """The survey itself: the voice AI, or on a resumed response only what is left (flow.resume)."""
     if awaiting_resume(state):
         return on_resumed_answer(state, form, now)
-    return [Command("ask_ai", "ai", context(state, s="ai"))]
+    return [Command("ask_ai", "ai", context(state, s="ai"), contact_details(state))]
 
 
 def on_machine_detected(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:

@@ -28,7 +28,8 @@ __all__ = ["awaiting_resume", "on_resumed_answer", "reopen"]
 
 def reopen(state: CallState, outreach: dict[str, Any] | None = None) -> CallState:
     """The state of a response about to be continued on a new call (a copy; `state` is left as it was);
-    `outreach`: how the new call opens (its dial's answering machine detection: flow.opening.Amd.outreach), so
+    `outreach`: how the new call opens (its dial's answering machine detection, flow.opening.Amd.outreach, and the
+    contact's values for the placeholders, flow.steps.contact_values), so
     the disclosure is said again and the new call's verdicts are its own."""
     final = (*FINAL_SOURCES, DECLINED)
     kept = [turn for turn in state.keypad_attempts if state.sources.get(turn["field"]) in final]

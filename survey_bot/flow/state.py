@@ -22,7 +22,8 @@ __all__ = ["ACTIONS", "STATE_FIELDS", "CallState", "Command", "Decision"]
 # form's recorded words: intro, closing); reject details: cause; dial details: to, from, connection_id, amd
 # (an answering machine detection mode); disclose details: none (the form's x-disclosure, opt-out key listened
 # for). speak details may name the locale whose voice says it; ask_language details: text, locale, digits (the
-# language menu's gathering sentence).
+# language menu's gathering sentence). disclose, ask_ai (the first) and ask_keypad with intro details may carry
+# contact: a campaign contact's values for the text's {placeholders} (flow.steps.contact_details).
 ACTIONS = frozenset({"answer", "reject", "ask_ai", "ask_keypad", "confirm", "speak", "play", "hangup", "dial",
                      "ask_language", "disclose"})
 
@@ -75,7 +76,7 @@ class CallState:
     locale: str = ""  # the locale the call speaks (one of the form's); "" until a language menu has been answered
     # how the call opened (flow.opening): the dial's answering machine detection ("amd" mode, "voicemail" text),
     # what it found ("result", "greeting", "voicemail_left"), the disclosure ("disclosure": spoken | heard) and
-    # an opt-out ("opt_out": key | voice)
+    # an opt-out ("opt_out": key | voice); a campaign call's "contact": its values for the form's {placeholders}
     outreach: dict[str, Any] = field(default_factory=dict)
     calls: int = 1  # calls the response has been on (a campaign's re-dial after a breakoff: flow.resume)
 

@@ -1,5 +1,5 @@
-"""Small steps every handler shares: the context a command carries, when an event happened, keeping an answer
-with its provenance, keeping the newest transcript."""
+"""Small steps every handler shares: the context a command carries, a campaign contact's words for the opening
+texts, when an event happened, keeping an answer with its provenance, keeping the newest transcript."""
 
 from __future__ import annotations
 
@@ -9,12 +9,29 @@ from typing import Any
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
 
-__all__ = ["context", "event_time", "hangup", "keep", "keep_newest_history"]
+__all__ = ["CONTACT", "contact_details", "contact_values", "context", "event_time", "hangup", "keep",
+           "keep_newest_history"]
+
+# The outreach key (and the command detail) holding a campaign contact's values for the form's {placeholders}.
+CONTACT = "contact"
 
 
 def context(state: CallState, **extra: Any) -> dict[str, Any]:
     """What the call's later events carry back: the response, and where in the conversation they belong."""
     return {"r": state.response_id, **extra}
+
+
+def contact_values(state: CallState) -> dict[str, str]:
+    """The values a campaign call brought for the greeting's, disclosure's and keypad intro's placeholders
+    (forms.placeholders, put there by the dial); {} for any other call, whose texts drop their placeholders."""
+    values = state.outreach.get(CONTACT)
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+
+
+def contact_details(state: CallState) -> dict[str, Any]:
+    """A command's details carrying the contact's values to telephony.arguments (none: nothing to carry)."""
+    values = contact_values(state)
+    return {CONTACT: values} if values else {}
 
 
 def event_time(event: Event, now: datetime) -> str:

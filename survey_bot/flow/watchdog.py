@@ -19,7 +19,7 @@ from survey_bot.flow.keypad import ask_next, closing, prompt, read_back, tries
 from survey_bot.flow.language import choose_default
 from survey_bot.flow.opening import awaiting_detection, begin
 from survey_bot.flow.state import CallState, Command
-from survey_bot.flow.steps import context
+from survey_bot.flow.steps import contact_details, contact_values, context
 from survey_bot.forms.model import Form
 from survey_bot.vocabulary import LOST, MACHINE
 
@@ -63,7 +63,7 @@ def silence_allowed(state: CallState, form: Form) -> float | None:
     if step == "machine":
         return MACHINE_SECONDS
     if step == "disclosure":
-        return 10.0 + len(form.disclosure_words()) / _SPEECH_CHARACTERS_PER_SECOND
+        return 10.0 + len(form.disclosure_words(contact_values(state))) / _SPEECH_CHARACTERS_PER_SECOND
     if step == "ai":
         limit = form.voice.get("user_response_timeout_ms")
         return max(_AI_TURN_SECONDS, float(limit) / 1000 if isinstance(limit, int | float) else 0.0)
@@ -116,10 +116,10 @@ def _again(state: CallState, form: Form, step: str | None, now: datetime) -> lis
     if step == "answer":
         again = Command("answer", "answer", context(state))
     elif step == "disclosure":
-        again = Command("disclose", "disclosure", context(state, s="disclosure"))
+        again = Command("disclose", "disclosure", context(state, s="disclosure"), contact_details(state))
     elif step == "ai":
         again = reask(state, form, reask_fields(state, form, set())) if state.reasks \
-            else Command("ask_ai", "ai", context(state, s="ai"))
+            else Command("ask_ai", "ai", context(state, s="ai"), contact_details(state))
     elif step == "confirm" and state.readback is not None:
         pending = state.readback
         again = read_back(state, str(pending["field"]), pending["value"], int(pending["n"]))

@@ -30,6 +30,7 @@ from survey_bot.forms.localised import locales_of, pick
 from survey_bot.forms.model import DTMF_DEFAULTS
 from survey_bot.forms.opt_out import opt_out_problems
 from survey_bot.forms.phrases import prompt_of, speak_payload
+from survey_bot.forms.placeholders import placeholder_problems, placeholder_warnings
 from survey_bot.forms.schema_walk import RefError, escape, is_object, leaves, lookup, pointer_of, resolve, walk
 from survey_bot.forms.sensitive import KEYPAD_ONLY, sensitivity
 
@@ -104,7 +105,7 @@ def check_document(document: Any, source: str, provider_check: ProviderCheck | N
         return [FormProblem(source, "", "a form must be a JSON object (an object schema)")]
     messages = _vocabulary_problems(document) + _structure_problems(document) + _call_problems(document)
     broken = bool(messages)
-    for check in (provider_check, _field_problems, _label_problems, locale_problems):
+    for check in (provider_check, _field_problems, _label_problems, locale_problems, placeholder_problems):
         try:
             messages += check(document) if check is not None else []
         except RefError as exc:
@@ -115,7 +116,8 @@ def check_document(document: Any, source: str, provider_check: ProviderCheck | N
     warnings: list[tuple[str, str]] = []
     if not broken:  # the fields can be read: warn about them too, even next to errors
         try:
-            warnings = warnings_of(document, leaves(document)) + locale_warnings(document)
+            warnings = warnings_of(document, leaves(document)) + locale_warnings(document) \
+                + placeholder_warnings(document)
         except (RefError, TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError):
             warnings = []  # the errors above say why
     return [FormProblem(source, pointer, message) for pointer, message in dict.fromkeys(messages)] + \

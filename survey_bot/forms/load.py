@@ -29,6 +29,7 @@ from survey_bot.forms.localised import (
 from survey_bot.forms.model import DTMF_DEFAULTS, REASK_DEFAULTS, VOICE_DEFAULTS, Field, Form
 from survey_bot.forms.opt_out import opt_out_key
 from survey_bot.forms.phrases import greeting, humanize, prompt_of
+from survey_bot.forms.placeholders import escape_braces, placeholder_names
 from survey_bot.forms.schema_walk import Leaf, escape, leaves
 from survey_bot.forms.sensitive import sensitivity
 
@@ -95,10 +96,12 @@ def _view(document: Mapping[str, Any], form_id: str, source: str, version: str, 
     overrides = document.get("x-phrases", {}).get(locale, {})
     phrases = Phrases(locale, {k: v for k, v in overrides.items() if isinstance(v, str)})
     title = pick(document.get("x-title"), locale, default) or str(document.get("title") or humanize((form_id,)))
-    voice = {**VOICE_DEFAULTS, "greeting": greeting(title, phrases), **voice_settings(document, "x-voice", locale,
-                                                                                        default)}
+    # survey-bot's own words take no placeholders: their braces (a title's, a phrase's) are said as written
+    voice = {**VOICE_DEFAULTS, "greeting": escape_braces(greeting(title, phrases)),
+             **voice_settings(document, "x-voice", locale, default)}
     voice["transcription"] = transcription_for(document, locale, default, str(voice["language"]))
-    dtmf = {**DTMF_DEFAULTS, "intro": phrases.text("keypad.intro"), "closing": phrases.text("keypad.closing"),
+    dtmf = {**DTMF_DEFAULTS, "intro": escape_braces(phrases.text("keypad.intro")),
+            "closing": phrases.text("keypad.closing"),
             **voice_settings(document, "x-dtmf", locale, default)}
     return Form(
         form_id=form_id,
@@ -123,6 +126,7 @@ def _view(document: Mapping[str, Any], form_id: str, source: str, version: str, 
         views=views,
         disclosure=pick(document.get("x-disclosure"), locale, default),
         opt_out_key=opt_out_key(document),
+        placeholders=placeholder_names(document),
     )
 
 

@@ -14,6 +14,7 @@ from survey_bot.forms.conditions import Logic, Relevance
 from survey_bot.forms.keypad import Keypad
 from survey_bot.forms.labels import DEFAULT_LOCALE
 from survey_bot.forms.phrases import decline_hint, opt_out_hint
+from survey_bot.forms.placeholders import fill
 from survey_bot.forms.sensitive import Sensitivity
 from survey_bot.vocabulary import RESERVED_NAMES
 
@@ -76,6 +77,7 @@ class Form:
     views: Mapping[str, Form] = field(default_factory=dict, compare=False, repr=False)  # every locale's view
     disclosure: str | None = None  # x-disclosure (in `locale`): who is calling and why, said before anything else
     opt_out_key: str | None = None  # x-opt-out.key (default "9" with a disclosure or x-opt-out); None: no opt-out
+    placeholders: frozenset[str] = frozenset()  # the {column}s its greeting, disclosure and intro name (any locale)
 
     def for_locale(self, locale: str | None) -> Form:
         """The form as `locale` speaks it (an unknown or empty locale: the default locale's view)."""
@@ -90,16 +92,21 @@ class Form:
         """The relevant and the required fields of one response, given its answers so far (final ones count)."""
         return self.logic.relevance(answers, sources)
 
-    def keypad_opening(self) -> str:
-        """The spoken keypad intro, with how to decline when the form has questions that may be declined."""
-        opening, key = str(self.dtmf["intro"]), str(self.dtmf.get("decline_key") or "")
+    def greeting(self, values: Mapping[str, str] | None = None) -> str:
+        """The voice AI's opening words, its placeholders filled from a contact's `values` (forms.placeholders)."""
+        return fill(str(self.voice["greeting"]), values or {})
+
+    def keypad_opening(self, values: Mapping[str, str] | None = None) -> str:
+        """The spoken keypad intro (placeholders filled from `values`), with how to decline when the form has
+        questions that may be declined."""
+        opening, key = fill(str(self.dtmf["intro"]), values or {}), str(self.dtmf.get("decline_key") or "")
         if key and any(f.keypad is not None and f.name in self.logic.never_required for f in self.fields):
             return f"{opening} {decline_hint(key, self.phrases)}"
         return opening
 
-    def disclosure_words(self) -> str:
-        """The disclosure as spoken: the form's words, then how to opt out."""
-        words = str(self.disclosure or "")
+    def disclosure_words(self, values: Mapping[str, str] | None = None) -> str:
+        """The disclosure as spoken: the form's words (placeholders filled from `values`), then how to opt out."""
+        words = fill(str(self.disclosure or ""), values or {})
         return f"{words} {opt_out_hint(self.opt_out_key, self.phrases)}".strip() if self.opt_out_key else words
 
     def listens_for_opt_out(self, field: Field) -> bool:

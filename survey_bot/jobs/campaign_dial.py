@@ -1,7 +1,9 @@
 """One campaign dial, written in the scheduler's transaction: the contact turns `dialing`, its attempt row,
 the response the call will fill (or the contact's earlier one, reopened after a breakoff) and the `dial`
-command in the outbox, due at its rate slot. The dispatcher sends it; the call's webhooks take the intake's
-one write path, and intake.campaign_end maps the call's end back to the attempt and the contact.
+command in the outbox, due at its rate slot. The call carries the contact's values for the form's {placeholders}
+(its name and list columns, only those the form names) in the response's outreach. The dispatcher sends it; the
+call's webhooks take the intake's one write path, and intake.campaign_end maps the call's end back to the attempt
+and the contact.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from survey_bot.config import Settings
 from survey_bot.flow.opening import Amd
 from survey_bot.flow.resume import reopen
 from survey_bot.flow.state import CallState, Command
+from survey_bot.flow.steps import CONTACT
 from survey_bot.forms.model import Form
+from survey_bot.forms.placeholders import spoken_values
 from survey_bot.storage import outbox, responses
 from survey_bot.storage import statements as sql
 from survey_bot.storage.campaign_dialing import DIALING
@@ -27,10 +31,17 @@ from survey_bot.storage.responses import insert_responses
 from survey_bot.telephony.arguments import telnyx_request
 from survey_bot.vocabulary import ABANDONED
 
-__all__ = ["amd_of", "call_locale", "place_dial"]
+__all__ = ["amd_of", "call_locale", "outreach_of", "place_dial"]
 
 
-async def _resumed(session: AsyncSession, contact: CampaignContact, form: Form, amd: Amd | None,
+def outreach_of(contact: CampaignContact, form: Form, amd: Amd | None) -> dict[str, Any]:
+    """How the contact's call opens (flow.state.CallState.outreach): the dial's answering machine detection, and
+    the contact's values for the greeting's, disclosure's and keypad intro's placeholders."""
+    values = spoken_values(contact.name, contact.variables or {}, form.placeholders)
+    return {**(amd.outreach() if amd else {}), **({CONTACT: values} if values else {})}
+
+
+async def _resumed(session: AsyncSession, contact: CampaignContact, form: Form, outreach: dict[str, Any],
                    now: datetime) -> tuple[str | None, int]:
     """The contact's response reopened for the new call if its last call broke off (flow.resume); else None."""
     if contact.response_id is None:
@@ -39,7 +50,7 @@ async def _resumed(session: AsyncSession, contact: CampaignContact, form: Form, 
     if not found or found[0].state.status != ABANDONED:
         return None, 1
     record = found[0]
-    state = reopen(record.state, amd.outreach() if amd else None)
+    state = reopen(record.state, outreach)
     changed = responses.changed_fields(record.state, state)
     record = dataclasses.replace(record, state=state, call_control_id=None, call_session_id=None, call_leg_id=None,
                                  updated_at=now, sensitive=form.sensitive_names)
@@ -68,11 +79,12 @@ async def place_dial(session: AsyncSession, campaign: Campaign, contact: Campaig
     caller to enqueue (one statement for a whole round's dials)."""
     caller_id = campaign.caller_id or settings.from_number
     amd = amd_of(campaign)
-    response_id, calls = await _resumed(session, contact, form, amd, now)
+    outreach = outreach_of(contact, form, amd)
+    response_id, calls = await _resumed(session, contact, form, outreach, now)
     if response_id is None:
         response_id, calls = str(uuid.uuid4()), 1
         state = CallState(response_id, "outgoing", locale=call_locale(campaign, contact, form),
-                          outreach=amd.outreach() if amd else {})
+                          outreach=outreach)
         record = new_record(response_id, form.form_id, version_id, "outgoing", now, state=state,
                             from_number=caller_id, to_number=contact.phone, sensitive=form.sensitive_names)
         await insert_responses(session, [record])

@@ -1,6 +1,8 @@
 """Flow commands as Telnyx requests: a form compiled into `gather_using_ai` arguments for the whole form,
 `gather_using_speak` (or, for a recorded question, `gather_using_audio`) arguments for one field on the keypad,
-`playback_start` for recorded words, and each Command's context as client_state."""
+`playback_start` for recorded words, and each Command's context as client_state. The opening texts (the AI's
+greeting, the disclosure, the keypad intro) get a campaign contact's values for their placeholders from the
+command's details (flow.steps.contact_details); without any, their placeholders are dropped."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from survey_bot.flow.opening import Amd
 from survey_bot.flow.state import Command
+from survey_bot.flow.steps import CONTACT
 from survey_bot.forms.keypad import valid_digits
 from survey_bot.forms.model import Field, Form
 from survey_bot.forms.opt_out import READ_BACK_KEYS
@@ -29,13 +32,16 @@ MAX_HISTORY = 100  # transcript turns a re-ask carries (a survey call has a few 
 MAX_TURN = 4000  # characters of one turn
 
 
-def ai_gather_arguments(form: Form, reask: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def ai_gather_arguments(form: Form, reask: Mapping[str, Any] | None = None,
+                        values: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return keyword arguments for `calls.actions.gather_using_ai` (the caller adds ids and state): the whole
-    form, or for a re-ask (`reask`: the command's details) only the fields still wanted, seeded with the
-    transcript so far and opening with a short apology naming what was missed."""
+    form, greeting the contact with its `values`, or for a re-ask (`reask`: the command's details) only the fields
+    still wanted, seeded with the transcript so far and opening with a short apology naming what was missed."""
     arguments: dict[str, Any] = {"send_partial_results": True, "send_message_history_updates": True}
     arguments.update({k: copy.deepcopy(form.voice[k]) for k in AI_KEYS if k in form.voice})
     if reask is None:
+        if "greeting" in form.voice:
+            arguments["greeting"] = form.greeting(values)
         return {"parameters": voice_parameters(form), **arguments}
     names = [str(name) for name in reask.get("fields", ())]
     arguments["parameters"] = reask_parameters(form, names, [str(n) for n in reask.get("required", ())])
@@ -52,14 +58,15 @@ def _history(turns: Any) -> list[dict[str, str]]:
     return kept[-MAX_HISTORY:]
 
 
-def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False,
-                           declinable: bool = False) -> dict[str, Any]:
-    """Return keyword arguments for `calls.actions.gather_using_speak` asking one field on the keypad; a
-    declinable field also takes the decline key as the whole entry."""
+def speak_gather_arguments(form: Form, field: Field, *, intro: bool = False, declinable: bool = False,
+                           values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return keyword arguments for `calls.actions.gather_using_speak` asking one field on the keypad (after the
+    intro, its placeholders filled from `values`, when `intro`); a declinable field also takes the decline key as
+    the whole entry."""
     keypad = field.keypad
     if keypad is None:
         raise ValueError(f"field {field.name!r} has no keypad fallback")
-    opening = form.keypad_opening() if intro else None
+    opening = form.keypad_opening(values) if intro else None
     payload = speak_payload(keypad, field.schema, field.prompt, opening, form.phrases)
     return {**_keypad_prompt(form, payload, "", 0, 0), **_digit_settings(form, field, declinable)}
 
@@ -102,10 +109,11 @@ def confirm_arguments(form: Form, field: Field, value: Any) -> dict[str, Any]:
     return _keypad_prompt(form, payload, READ_BACK_KEYS + (form.opt_out_key or ""), 1, 1)
 
 
-def disclosure_arguments(form: Form) -> dict[str, Any]:
-    """Return `gather_using_speak` arguments saying the form's disclosure (with how to opt out) while listening
-    for the opt-out key only; silence or another key goes on to the survey, after a short wait."""
-    arguments = _keypad_prompt(form, form.disclosure_words(), form.opt_out_key or "", 1, 1)
+def disclosure_arguments(form: Form, values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return `gather_using_speak` arguments saying the form's disclosure (its placeholders filled from `values`,
+    with how to opt out) while listening for the opt-out key only; silence or another key goes on to the survey,
+    after a short wait."""
+    arguments = _keypad_prompt(form, form.disclosure_words(values), form.opt_out_key or "", 1, 1)
     arguments.update(maximum_tries=1, timeout_millis=DISCLOSURE_WAIT_MILLIS)
     if not form.opt_out_key:
         arguments.pop("valid_digits")
@@ -150,6 +158,7 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
     """
     client_state = {"client_state": encode_client_state(command.context)} if command.context else {}
     details = command.details
+    values = details.get(CONTACT) or {}
     if command.action in ("answer", "hangup"):
         return command.action, client_state
     if command.action == "reject":
@@ -161,10 +170,10 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
     if form is None:
         raise ValueError(f"{command.action}: a form is needed to build its arguments")
     if command.action == "ask_ai":
-        return "gather_using_ai", {**ai_gather_arguments(form, details if details.get("fields") else None),
+        return "gather_using_ai", {**ai_gather_arguments(form, details if details.get("fields") else None, values),
                                    **client_state}
     if command.action == "disclose":
-        return "gather_using_speak", {**disclosure_arguments(form), **client_state}
+        return "gather_using_speak", {**disclosure_arguments(form, values), **client_state}
     if command.action == "confirm":
         field = form.field(details["field"])
         return "gather_using_speak", {**confirm_arguments(form, field, details.get("value")), **client_state}
@@ -176,7 +185,7 @@ def telnyx_request(command: Command, form: Form | None) -> tuple[str, dict[str, 
         return "playback_start", {"audio_url": form.audio[str(details["audio"])], **client_state}
     if command.action == "ask_keypad":
         arguments = speak_gather_arguments(form, form.field(details["field"]), intro=bool(details.get("intro")),
-                                           declinable=bool(details.get("declinable")))
+                                           declinable=bool(details.get("declinable")), values=values)
         if details.get("retry"):
             arguments["payload"] = retry_payload(str(details["retry"]), arguments["payload"], form.phrases)
         return "gather_using_speak", {**arguments, **client_state}
