@@ -104,10 +104,10 @@ async def test_answering_machine_detection_reports_each_callee_per_mode(env: Env
 
 async def test_a_machines_greeting_ends_after_its_detection_and_not_once_the_call_is_over(env: Env) -> None:
     env.fake.expect_dial(Scenario("outgoing", to_number=TO, callee="machine_beep", greeting_s=0.4))
+    started = time.time()  # before the dial: the greeting's time runs from when the fake took it
     dialed = await env.client.calls.dial(connection_id="c", from_="+15550000000", to=TO,
                                          answering_machine_detection="greeting_end")
     assert dialed.data is not None and dialed.data.call_control_id
-    started = time.time()
     await env.fake.wait_idle()
     assert time.time() - started >= 0.35  # the beep comes later than the detection
     assert types_of(env.receiver.bodies(dialed.data.call_control_id))[-1] == "call.machine.greeting.ended"
