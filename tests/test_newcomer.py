@@ -108,7 +108,7 @@ def test_the_demo_plays_its_own_forms_whatever_folder_it_runs_from(tmp_path: Pat
         '{"title": "My poll", "type": "object", "properties": {"ok": {"type": "boolean"}}}')
     result = survey_bot("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "the bundled example forms (appointment_intake, customer_satisfaction)" in result.stdout
+    assert "the bundled example forms (appointment_intake, customer_satisfaction, purchase_follow_up)" in result.stdout
     assert "my_poll" not in result.stdout and "FAIL:" not in result.stdout
     assert "survey-bot export appointment_intake" in result.stdout
     # its small campaign: mixed outcomes, retried, each contact disposed
