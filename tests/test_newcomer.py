@@ -113,6 +113,8 @@ def test_the_demo_plays_its_own_forms_whatever_folder_it_runs_from(tmp_path: Pat
     assert "survey-bot export appointment_intake" in result.stdout
     # its small campaign: mixed outcomes, retried, each contact disposed
     assert "A small campaign (12 contacts" in result.stdout and "campaign finished" in result.stdout
+    assert "retries after 1s) on purchase_follow_up:" in result.stdout  # the campaign-ready form: no note
+    assert "x-disclosure" not in result.stdout + result.stderr and "note:" not in result.stdout
     assert "1.1   complete        8" in result.stdout and "4.31  invalid_number  1" in result.stdout
     assert "RR1      72.7%" in result.stdout  # the campaign report's rates
 
