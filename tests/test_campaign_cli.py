@@ -9,8 +9,10 @@ import csv
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -117,6 +119,38 @@ async def test_a_form_without_a_disclosure_cannot_run_a_campaign(monkeypatch: py
     assert ran.code == 2 and ran.err.count("\n") == 1, ran.err
     assert "--form customer_satisfaction: form 'customer_satisfaction' has no x-disclosure: a campaign's calls must " \
            "say who is calling and why" in ran.err
+
+
+def readme_campaign_example() -> list[tuple[list[str], list[str]]]:
+    """The README's first `## Campaigns` console block as (argv after `survey-bot`, the lines it prints), up to
+    its `campaign create` (the commands after it name the id that one printed)."""
+    section = (REPO / "README.md").read_text().split("\n## Campaigns\n", 1)[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    steps: list[tuple[list[str], list[str]]] = []
+    for chunk in block.split("$ survey-bot ")[1:]:
+        command, _, printed = chunk.replace("\\\n", " ").partition("\n")
+        steps.append((shlex.split(command), printed.splitlines()))
+        if steps[-1][0][:2] == ["campaign", "create"]:
+            break
+    return steps
+
+
+async def test_the_readmes_campaign_example_prints_what_the_readme_shows(
+        monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    """Run from the repository's folder on the bundled forms, as a newcomer copies it: the campaign-ready form
+    takes the sample list, and every line printed is the README's (the campaign id aside, a new one each run)."""
+    steps = readme_campaign_example()
+    assert [argv[:2] for argv, _ in steps] == [["suppress", "add"], ["campaign", "create"]]
+    assert steps[1][0][2:6] == ["--form", "purchase_follow_up", "--contacts", "docs/examples/customers.csv"]
+    monkeypatch.chdir(REPO)
+    for argv, shown in steps:
+        ran = await cli(monkeypatch, database_url, *argv, forms=REPO / "forms")
+        assert ran.code == 0 and ran.err == "", ran.err
+        printed = ran.out.splitlines()
+        if argv[0] == "campaign":
+            campaign_id, shown_id = printed.pop(), shown.pop()  # the last line: the campaign's id
+            assert str(uuid.UUID(campaign_id)) == campaign_id and str(uuid.UUID(shown_id)) == shown_id
+        assert printed == shown
 
 
 async def test_states_refusals_and_cancel_disposing_every_open_contact(

@@ -78,13 +78,21 @@ async def test_a_closed_window_cancels_and_leaves_contacts_not_attempted(databas
 
 
 async def test_the_bundled_demo_campaign_plays_as_it_expects(database_url: str) -> None:
-    loaded = load_scenario_file(ROOT / "forms" / "scenarios" / "customer_satisfaction_campaign.yaml",
+    loaded = load_scenario_file(ROOT / "forms" / "scenarios" / "purchase_follow_up_campaign.yaml",
                                 BUNDLED_CATALOG.forms)
-    assert loaded.campaign is not None and loaded.campaign.notes  # the form has no x-disclosure: a note
+    assert loaded.campaign is not None and loaded.campaign.notes == ()  # a campaign-ready form: no note
     [run] = await simulate_campaigns([loaded], database_url, {**OVERRIDES, "forms_dir": ROOT / "forms"}, check=True)
     assert run.passed, failures(run)
     assert (len(run.contacts), run.calls) == (12, 21)
     assert run.report is not None and round(run.report.rates["RR1"] * 100, 1) == 72.7
+
+
+def test_a_form_without_a_disclosure_plays_with_a_note() -> None:
+    document = {"form": "customer_satisfaction", "campaign": {"contacts": [{"name": "a", "phone": "+12125550750"}]}}
+    loaded = load_scenario_document(document, "<test>", BUNDLED_CATALOG.forms)
+    assert loaded.campaign is not None
+    [note] = loaded.campaign.notes
+    assert "x-disclosure" in note and "`campaign create` would refuse it" in note, note
 
 
 def problems(document: dict[str, Any]) -> dict[str, str]:

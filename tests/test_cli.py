@@ -29,9 +29,9 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 
 def test_forms_check_passes_on_the_examples(tmp_path: Path) -> None:
-    result = run(["forms", "check"], tmp_path, {"SURVEY_BOT_FORMS_DIR": str(REPO / "forms")})
+    result = run(["forms", "check", "--strict"], tmp_path, {"SURVEY_BOT_FORMS_DIR": str(REPO / "forms")})
     assert result.returncode == 0, result.stderr
-    assert "2 form(s) OK" in result.stdout and "appointment_intake" in result.stdout
+    assert "3 form(s) OK: appointment_intake, customer_satisfaction, purchase_follow_up" in result.stdout
 
 
 def test_forms_check_prints_file_pointer_message_and_exits_1(tmp_path: Path) -> None:

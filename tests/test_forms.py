@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from telnyx.types.calls.action_gather_using_ai_params import ActionGatherUsingAIParams
 from telnyx.types.calls.action_gather_using_speak_params import ActionGatherUsingSpeakParams
 
+from survey_bot.campaigns.settings import campaign_form_problem
 from survey_bot.errors import ConfigError, FormError
 from survey_bot.forms.answers import flatten, validate_answers, validate_field
 from survey_bot.forms.check import check_document
@@ -42,7 +43,7 @@ def forms() -> dict[str, Form]:
 
 def test_example_forms_pass_the_check() -> None:
     paths = sorted(FORMS.glob("*.json"))
-    assert [p.stem for p in paths] == ["appointment_intake", "customer_satisfaction"]
+    assert [p.stem for p in paths] == ["appointment_intake", "customer_satisfaction", "purchase_follow_up"]
     assert check_paths(paths, speech_problems) == []
 
 
@@ -71,6 +72,23 @@ def test_loaded_forms(forms: dict[str, Form]) -> None:
     assert survey.field("topics").keypad is None and survey.field("comment").keypad is None
     with pytest.raises(KeyError):
         survey.field("nope")
+
+
+def test_the_outbound_example_is_campaign_ready_with_the_surveys_fields(forms: dict[str, Form]) -> None:
+    """purchase_follow_up is what `campaign create --form` takes out of the box (the demo's campaign plays it):
+    the satisfaction survey's fields under the same names, a disclosure in each locale that greets the contact by
+    name, then how to opt out (key 9); no inbound numbers of its own."""
+    follow_up, survey = forms["purchase_follow_up"], forms["customer_satisfaction"]
+    assert [f.name for f in follow_up.fields] == [f.name for f in survey.fields]
+    assert follow_up.locales == survey.locales == ("en-US", "es-US") and follow_up.numbers == ()
+    assert campaign_form_problem(follow_up) is None and campaign_form_problem(survey) is not None
+    assert follow_up.opt_out_key == "9" and follow_up.placeholders == {"name"}
+    english, spanish = (follow_up.for_locale(locale) for locale in follow_up.locales)
+    assert english.disclosure_words({"name": "Ann"}) == (
+        "Hello Ann, this is Acme calling about your recent order, for a one-minute survey. If you do not want us to "
+        "call you again, press 9 at any time, or just tell us.")
+    assert spanish.disclosure_words({}).startswith("Hola, le llamamos de Acme por su pedido reciente")
+    assert "oprima 9" in spanish.disclosure_words({})
 
 
 def test_version_is_the_canonical_json_hash() -> None:

@@ -108,11 +108,13 @@ def test_the_demo_plays_its_own_forms_whatever_folder_it_runs_from(tmp_path: Pat
         '{"title": "My poll", "type": "object", "properties": {"ok": {"type": "boolean"}}}')
     result = survey_bot("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "the bundled example forms (appointment_intake, customer_satisfaction)" in result.stdout
+    assert "the bundled example forms (appointment_intake, customer_satisfaction, purchase_follow_up)" in result.stdout
     assert "my_poll" not in result.stdout and "FAIL:" not in result.stdout
     assert "survey-bot export appointment_intake" in result.stdout
     # its small campaign: mixed outcomes, retried, each contact disposed
     assert "A small campaign (12 contacts" in result.stdout and "campaign finished" in result.stdout
+    assert "retries after 1s) on purchase_follow_up:" in result.stdout  # the campaign-ready form: no note
+    assert "x-disclosure" not in result.stdout + result.stderr and "note:" not in result.stdout
     assert "1.1   complete        8" in result.stdout and "4.31  invalid_number  1" in result.stdout
     assert "RR1      72.7%" in result.stdout  # the campaign report's rates
 
