@@ -18,11 +18,12 @@ from survey_bot.campaigns.contacts import ListError
 from survey_bot.campaigns.settings import CampaignSettings, SettingError, campaign_form_problem
 from survey_bot.cli.campaign_output import print_import, print_report, print_status
 from survey_bot.cli.common import Commands
+from survey_bot.config import Settings
 from survey_bot.errors import ConfigError
 from survey_bot.forms.model import FormCatalog
 from survey_bot.reports.campaign_export import campaign_csv_chunks, campaign_export_columns
 from survey_bot.reports.campaigns import campaign_report, campaign_status
-from survey_bot.runtime import running
+from survey_bot.runtime import load_catalog, running
 from survey_bot.storage.campaigns import ACTIONS, CampaignNotFound, TransitionRefused, import_campaign, transition
 from survey_bot.utc import now as utc_now
 
@@ -100,12 +101,15 @@ def _create(args: argparse.Namespace) -> int:
 
 
 async def _import(path: Path, form_id: str, name: str, settings: CampaignSettings) -> int:
-    async with running() as runtime:
-        if form_id not in runtime.catalog.forms:
-            known = ", ".join(sorted(runtime.catalog.forms)) or "none"
-            raise ConfigError(f"--form {form_id}: no such form in {runtime.settings.forms_path} (known: {known})")
-        if (problem := campaign_form_problem(runtime.catalog.forms[form_id])) is not None:
-            raise ConfigError(f"--form {form_id}: {problem}")
+    config = Settings.load()
+    forms = load_catalog(config).forms
+    if form_id not in forms:
+        known = ", ".join(sorted(forms)) or "none"
+        raise ConfigError(f"--form {form_id}: no such form in {config.forms_path} (known: {known})")
+    if (problem := campaign_form_problem(forms[form_id])) is not None:
+        raise ConfigError(f"--form {form_id}: {problem}")
+    # Only the campaign's own form counts: another form's sensitive fields need no key to import a list.
+    async with running(config, FormCatalog({form_id: forms[form_id]})) as runtime:
         try:
             with path.open("rb") as raw:
                 async with runtime.sessions() as session, session.begin():
