@@ -103,7 +103,8 @@ class Dispatcher:
         """How long to wait for a wake-up: until the first held command falls due, at most a poll."""
         if self._next_due is None:
             return POLL_SECONDS
-        return min(POLL_SECONDS, max(0.002, (self._next_due - self._clock()).total_seconds()))
+        due_in = self._next_due - send_pacing.AHEAD - self._clock()
+        return min(POLL_SECONDS, max(0.002, due_in.total_seconds()))
 
     async def run_once(self) -> int:
         """Claim what is due, send it, record the outcomes; return how many commands were handled.
@@ -116,8 +117,8 @@ class Dispatcher:
             await self._register()
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            claimed = await outbox.claim_due(session, now, self.presence.identity.id)
-            held = await send_pacing.pace_dials(session, claimed, self._clock)  # the campaigns' rates
+            claimed = await outbox.claim_due(session, now, self.presence.identity.id, ahead=send_pacing.AHEAD)
+            held, turns = await send_pacing.pace_dials(session, claimed, self._clock)  # the campaigns' rates
             claimed = [row for row in claimed if row.command_id not in held]
             facts = await outbox.call_facts(session, (row.response_id for row in claimed))
             pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
@@ -130,11 +131,13 @@ class Dispatcher:
                 metrics.command(row.action, "skipped")
         to_send = [row for row in claimed if row.command_id not in pointless]
         if to_send:
-            results = await asyncio.gather(*(self._send(row, facts) for row in to_send))
+            results = await asyncio.gather(*(self._send(row, facts, turns.get(row.command_id)) for row in to_send))
             await self._record(list(zip(to_send, results, strict=True)))
         return len(claimed)
 
-    async def _send(self, row: Command, facts: dict[str, outbox.CallFacts]) -> SendResult:
+    async def _send(self, row: Command, facts: dict[str, outbox.CallFacts], turn: datetime | None) -> SendResult:
+        if turn is not None:  # a campaign dial claimed a moment before its turn: not a moment sooner
+            await asyncio.sleep(max(0.0, (turn - self._clock()).total_seconds()))
         known = facts.get(row.response_id or "")
         call_control_id = row.call_control_id or (known.call_control_id if known else None)
         async with self._limit:

@@ -79,8 +79,10 @@ def _call_key(row: Any) -> ColumnElement[str]:
     return func.coalesce(row.response_id, row.call_control_id)
 
 
-async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: int = 100) -> list[Command]:
-    """Claim, for `claimer`, the oldest open command of each call that is due now; later ones wait their turn.
+async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: int = 100,
+                    ahead: timedelta = timedelta(0)) -> list[Command]:
+    """Claim, for `claimer`, the oldest open command of each call that is due now (or held for a moment within
+    `ahead`: a campaign dial's turn, which the sender then waits for); later ones wait their turn.
 
     A command another dispatcher claimed is due again as soon as that dispatcher is no longer registered (it
     stopped, or another dispatcher found it gone: see dispatch.sender), or after LIVE_LEASE whoever holds it.
@@ -91,7 +93,7 @@ async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: i
     )
     live = select(DispatcherProcess.id).scalar_subquery()
     due = or_(
-        and_(Command.status == "pending", or_(Command.claimed_at.is_(None), Command.claimed_at <= now)),
+        and_(Command.status == "pending", or_(Command.claimed_at.is_(None), Command.claimed_at <= now + ahead)),
         and_(Command.status == "sending", or_(Command.claimed_by.is_(None), Command.claimed_by.not_in(live),
                                               Command.claimed_at <= now - LIVE_LEASE)),
     )
