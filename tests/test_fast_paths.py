@@ -74,3 +74,18 @@ async def test_uvicorn_still_has_the_internals_the_draining_server_uses() -> Non
 
 def test_gc_thresholds_are_lazier_than_the_default() -> None:
     assert GC_THRESHOLDS[0] > 700
+
+
+def test_phonenumbers_still_has_the_helper_the_contact_import_types_numbers_with() -> None:
+    import phonenumbers
+    from phonenumbers import phonenumberutil
+
+    from survey_bot.campaigns.contacts import number_kind
+
+    assert callable(getattr(phonenumberutil, "_number_type_helper", None)), "phonenumbers lost _number_type_helper"
+    samples = ["+12125550143", "+14165550143", "+18765550143", "+18005550143", "+19005550143", "+12125550",
+               "+442079460958", "+447700900123", "+441481712345", "+441534712345", "+441624712345", "+448001111111",
+               "+33142685300", "+61291234567", "+79123456789", "+15555550100", "+1268460123", "+12684601234"]
+    for text in samples:
+        number = phonenumbers.parse(text)
+        assert number_kind(number) == phonenumbers.number_type(number), text

@@ -1,7 +1,8 @@
 """Sends outbox commands through the SDK: in order per call, concurrently across calls, never twice.
 
-It wakes when a webhook commits new commands and polls once a second for the rest (commands left by a
-restart, another worker, or a retry that came due). A command Telnyx refuses for good becomes a
+It wakes when a webhook commits new commands, when the first command held for later falls due (a campaign
+dial's rate slot, storage.send_pacing; a retry's backoff), and polls once a second for the rest (commands left
+by a restart or another worker). A command Telnyx refuses for good becomes a
 `survey_bot.command_failed` event processed like a webhook, so the conversation can move on.
 Each command handled is counted by action and status once its transaction committed (observe.metrics; in the
 dispatcher child too, whose counts reach the scrape through the multiprocess files), and what is logged while
@@ -24,7 +25,7 @@ from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.write_path import handle_event
 from survey_bot.observe import metrics
 from survey_bot.observe.log_context import log_context
-from survey_bot.storage import outbox
+from survey_bot.storage import outbox, send_pacing
 from survey_bot.storage.campaign_cancel import cancelled_dials
 from survey_bot.storage.models import Command
 from survey_bot.storage.responses import link_dialled_call
@@ -59,6 +60,7 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(concurrency)
         self._stopping = False
+        self._next_due: datetime | None = None  # when the first command held for later falls due
 
     def wake(self) -> None:
         """New commands were committed: look now rather than at the next poll."""
@@ -99,8 +101,15 @@ class Dispatcher:
                 sent = 0
             if sent == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds())
             self._wake.clear()
+
+    def _idle_seconds(self) -> float:
+        """How long to wait for a wake-up: until the first held command falls due, at most a poll."""
+        if self._next_due is None:
+            return POLL_SECONDS
+        due_in = self._next_due - send_pacing.AHEAD - self._clock()
+        return min(POLL_SECONDS, max(0.002, due_in.total_seconds()))
 
     async def run_once(self) -> int:
         """Claim what is due, send it, record the outcomes; return how many commands were handled.
@@ -113,7 +122,9 @@ class Dispatcher:
             await self._register()
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            claimed = await outbox.claim_due(session, now, self.presence.identity.id)
+            claimed = await outbox.claim_due(session, now, self.presence.identity.id, ahead=send_pacing.AHEAD)
+            held, turns = await send_pacing.pace_dials(session, claimed, self._clock)  # the campaigns' rates
+            claimed = [row for row in claimed if row.command_id not in held]
             facts = await outbox.call_facts(session, (row.response_id for row in claimed))
             pointless = [row.command_id for row in claimed if _call_ended(row, facts)]
             await outbox.mark_many_done(session, pointless, "skipped", "call had ended", now)
@@ -126,16 +137,19 @@ class Dispatcher:
                                                "skipped", cause=None if row.outcome else NOT_DIALLED)
             await outbox.clear_arguments(session, [row.command_id for row in claimed
                                                    if row.command_id in pointless and sealed_arguments(row.arguments)])
+            self._next_due = await outbox.next_due(session, self._clock())
         for row in claimed:
             if row.command_id in pointless:
                 metrics.command(row.action, "skipped")
         to_send = [row for row in claimed if row.command_id not in pointless]
         if to_send:
-            results = await asyncio.gather(*(self._send(row, facts) for row in to_send))
+            results = await asyncio.gather(*(self._send(row, facts, turns.get(row.command_id)) for row in to_send))
             await self._record(list(zip(to_send, results, strict=True)))
         return len(claimed)
 
-    async def _send(self, row: Command, facts: dict[str, outbox.CallFacts]) -> SendResult:
+    async def _send(self, row: Command, facts: dict[str, outbox.CallFacts], turn: datetime | None) -> SendResult:
+        if turn is not None:  # a campaign dial claimed a moment before its turn: not a moment sooner
+            await asyncio.sleep(max(0.0, (turn - self._clock()).total_seconds()))
         known = facts.get(row.response_id or "")
         call_control_id = row.call_control_id or (known.call_control_id if known else None)
         async with self._limit:

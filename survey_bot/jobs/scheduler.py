@@ -5,9 +5,11 @@ Safe with several workers and hosts. Each round locks the campaign's row (FOR UP
 that finds it held leaves that campaign to the holder this round), so the limits are counted over every
 worker at once: concurrency is the campaign's contacts in state `dialing` (a contact is `dialing` from the
 moment its attempt is queued until its call's end is mapped back, so never two calls to one contact), and the
-rate is a shared clock, `last_dial_at`: dials are given slots 1/rate apart and the outbox sends none before
-its slot. Contacts are claimed FOR UPDATE SKIP LOCKED. On SQLite every transaction holds the write lock, so
-one writer at a time does all this. The window and the do-not-call list are checked at dial time, never
+rate is planned on a shared clock, `last_dial_at`: dials are given slots a send gap apart and the outbox holds
+each until its slot. The plan spreads the work; the rate itself is enforced when dials are sent
+(storage.send_pacing, on the campaign's send clock), where a late dispatcher cannot turn it into a burst.
+Contacts are claimed FOR UPDATE SKIP LOCKED. On SQLite every transaction holds the write lock, so one writer
+at a time does all this. The window and the do-not-call list are checked at dial time, never
 trusted from the time a contact was queued.
 """
 
@@ -30,6 +32,7 @@ from survey_bot.storage import outbox
 from survey_bot.storage.campaign_models import Campaign
 from survey_bot.storage.contact_disposal import dispose
 from survey_bot.storage.form_versions import form_version_id
+from survey_bot.storage.send_pacing import send_gap
 from survey_bot.storage.suppressions import suppressions_of
 from survey_bot.utc import as_utc
 from survey_bot.utc import now as utc_now
@@ -112,18 +115,12 @@ class Scheduler:
         return dialed
 
 
-# Slots are planned 10 % wider than 1/rate: a dial sent late by up to a tenth of a second (the dispatcher's poll,
-# a busy host) beside a later one sent on time must still leave at most `rate` dials in any one second.
-RATE_HEADROOM = 1.1
-
-
 def _slots(campaign: Campaign, now: datetime, room: int) -> list[datetime]:
-    """When the next dials may go (at most `room`): 1/rate apart after the last one, never earlier than now (a
-    slot in the past would go out at once, beside the one before it: a burst over the rate), up to one round
-    ahead (the outbox holds each dial until its slot)."""
+    """When the next dials may go (at most `room`): a send gap apart after the last one (the gap the dispatchers
+    enforce), never earlier than now, up to one round ahead (the outbox holds each dial until its slot)."""
     if room <= 0 or campaign.rate <= 0:
         return []
-    gap = timedelta(seconds=RATE_HEADROOM / campaign.rate)
+    gap = send_gap(campaign.rate)
     last = as_utc(campaign.last_dial_at) if campaign.last_dial_at is not None else None
     slot = now if last is None or last + gap < now else last + gap
     horizon = now + timedelta(seconds=INTERVAL)

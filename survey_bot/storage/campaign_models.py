@@ -1,5 +1,5 @@
 """The campaign tables: a campaign, its contacts (the imported list), each dial attempt, and the do-not-call
-list every campaign honours (migration 0008).
+list every campaign honours (migrations 0008, 0011).
 
 A contact's `state` drives the scheduler: `pending` (due at `next_attempt_at`), `dialing` (an attempt is
 in flight; never two at once), `done` (its final disposition is set). Attempts keep what Telnyx said about
@@ -47,7 +47,9 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_dial_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the rate limit's shared clock
+    last_dial_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the scheduler's plan: its last dial's slot
+    # the rate enforced: no dial of this campaign is sent before it (storage.send_pacing, every dispatcher)
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CampaignContact(Base):
@@ -97,7 +99,7 @@ class ContactAttempt(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(40))
     amd_result: Mapped[str | None] = mapped_column(String(40))
     voicemail_left: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    response_id: Mapped[str | None] = mapped_column(String(36))
+    response_id: Mapped[str | None] = mapped_column(String(36), index=True)  # (a dial's campaign, a call's attempt)
 
 
 class Suppression(Base):

@@ -17,6 +17,7 @@ from typing import Any, Final
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from survey_bot import json_codec
 from survey_bot.campaigns.contacts import Contact, ContactReader, Duplicate, Rejected, decoded_lines, read_contacts
 from survey_bot.campaigns.settings import CampaignSettings
 from survey_bot.storage.campaign_cancel import dispose_waiting, stop_calls
@@ -119,8 +120,24 @@ async def _insert(session: AsyncSession, campaign_id: str, batch: list[Contact],
                        "timezones": contact.timezones, "locale": contact.locale, "name": contact.name,
                        "variables": contact.variables, "state": "pending", "attempts": 0, "next_attempt_at": now})
     if values:
-        await session.execute(insert(CampaignContact), values)
+        await _write_contacts(session, values)
         summary.imported += len(values)
+
+
+async def _write_contacts(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    """Insert contact rows the fastest way each database has: PostgreSQL's COPY (through asyncpg, in the session's
+    transaction), else one Core executemany (the ORM's bulk insert spent more time than SQLite did)."""
+    connection = await session.connection()
+    if connection.dialect.driver != "asyncpg":
+        await connection.execute(insert(CampaignContact), values)
+        return
+    columns = list(values[0])
+    records = [tuple(json_codec.dumps(row[name]) if name == "variables" else row[name] for name in columns)
+               for row in values]
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # a live connection in this transaction
+    await driver.copy_records_to_table(CampaignContact.__tablename__, columns=columns,
+                                                      records=records)
 
 
 async def get_campaign(session: AsyncSession, campaign_id: str, *, lock: bool = False) -> Campaign:

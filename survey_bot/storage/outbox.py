@@ -17,9 +17,11 @@ from sqlalchemy.orm import aliased
 
 from survey_bot.storage import statements as sql
 from survey_bot.storage.models import Command, DispatcherProcess, Response
+from survey_bot.utc import as_utc
 
 __all__ = ["LIVE_LEASE", "CallFacts", "Request", "call_facts", "claim_due", "clear_arguments", "command_id_for",
-           "command_rows", "enqueue", "existing_command_ids", "mark_done", "mark_many_done", "release_for_retry"]
+           "command_rows", "enqueue", "existing_command_ids", "mark_done", "mark_many_done", "next_due",
+           "release_for_retry"]
 
 COMMAND_NAMESPACE = uuid.UUID("6f1f8a52-52b1-4d0c-9a43-6c0f1ad3c2e1")
 
@@ -77,8 +79,10 @@ def _call_key(row: Any) -> ColumnElement[str]:
     return func.coalesce(row.response_id, row.call_control_id)
 
 
-async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: int = 100) -> list[Command]:
-    """Claim, for `claimer`, the oldest open command of each call that is due now; later ones wait their turn.
+async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: int = 100,
+                    ahead: timedelta = timedelta(0)) -> list[Command]:
+    """Claim, for `claimer`, the oldest open command of each call that is due now (or held for a moment within
+    `ahead`: a campaign dial's turn, which the sender then waits for); later ones wait their turn.
 
     A command another dispatcher claimed is due again as soon as that dispatcher is no longer registered (it
     stopped, or another dispatcher found it gone: see dispatch.sender), or after LIVE_LEASE whoever holds it.
@@ -89,7 +93,7 @@ async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: i
     )
     live = select(DispatcherProcess.id).scalar_subquery()
     due = or_(
-        and_(Command.status == "pending", or_(Command.claimed_at.is_(None), Command.claimed_at <= now)),
+        and_(Command.status == "pending", or_(Command.claimed_at.is_(None), Command.claimed_at <= now + ahead)),
         and_(Command.status == "sending", or_(Command.claimed_by.is_(None), Command.claimed_by.not_in(live),
                                               Command.claimed_at <= now - LIVE_LEASE)),
     )
@@ -101,6 +105,13 @@ async def claim_due(session: AsyncSession, now: datetime, claimer: str, limit: i
     for row in rows:
         row.status, row.claimed_at, row.claimed_by, row.attempts = "sending", now, claimer, row.attempts + 1
     return rows
+
+
+async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the first command held for later (a rate slot, a retry's backoff) falls due, if any is."""
+    due = await session.scalar(select(Command.claimed_at).where(Command.status == "pending", Command.claimed_at > now)
+                               .order_by(Command.claimed_at).limit(1))
+    return as_utc(due) if due is not None else None
 
 
 @dataclass(frozen=True)
