@@ -38,8 +38,9 @@ async def http(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def create(http: httpx.AsyncClient, text: str, status: int = 201, **options: Any) -> dict[str, Any]:
-    answer = await http.post("/api/campaigns", params={"form": FORM, **options}, content=text.encode(),
+async def create(http: httpx.AsyncClient, text: str, status: int = 201, form: str = FORM,
+                 **options: Any) -> dict[str, Any]:
+    answer = await http.post("/api/campaigns", params={"form": form, **options}, content=text.encode(),
                              headers={"Content-Type": "text/csv"})
     assert answer.status_code == status, answer.text
     found: dict[str, Any] = answer.json()
@@ -54,6 +55,7 @@ async def test_a_list_as_the_body_is_imported_and_summarised(http: httpx.AsyncCl
     assert {row["line"] for row in made["rejected_rows"]} == {5, 8}
     assert made["duplicate_rows"] == [{"line": 4, "reason": "duplicate of line 2 (+12125550101)"}]
     assert made["suppressed_rows"] == [{"line": 6, "reason": "+12125550104 is on the suppression list"}]
+    assert made["unfilled_placeholders"] == []
     campaign_id = made["campaign_id"]
     status = (await http.get(f"/api/campaigns/{campaign_id}")).json()
     assert status["status"] == "draft" and status["contacts"]["pending"] == 3
@@ -205,3 +207,12 @@ async def test_a_form_without_a_disclosure_cannot_run_a_campaign(database_url: s
         assert answer.status_code == 400, answer.text
         assert answer.json()["detail"] == ("form: form 'customer_satisfaction' has no x-disclosure: a campaign's calls "
                                            "must say who is calling and why (add \"x-disclosure\" to the form)")
+
+
+async def test_a_placeholder_no_column_fills_is_named(http: httpx.AsyncClient) -> None:
+    """purchase_follow_up greets `{name}`: a list without that column (a misspelt `Name ` would do it) is
+    imported, and the summary says which placeholder its calls will leave out."""
+    made = await create(http, "phone,first_name\n+12125550199,Ann\n", form="purchase_follow_up")
+    assert made["imported"] == 1 and made["unfilled_placeholders"] == ["name"]
+    made = await create(http, "phone,name\n+12125550198,Ann\n", form="purchase_follow_up")
+    assert made["unfilled_placeholders"] == []

@@ -253,3 +253,16 @@ def test_the_installed_command_creates_a_campaign(sqlite_url: str, tmp_path: Pat
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines()[0] == "list.csv: 3 contacts imported, 0 rejected, 0 duplicates merged, 0 on the " \
                                          "suppression list (not imported)"
+
+
+async def test_create_names_a_placeholder_no_column_fills(monkeypatch: pytest.MonkeyPatch, database_url: str,
+                                                          tmp_path: Path) -> None:
+    path = tmp_path / "nameless.csv"
+    path.write_text("phone,first_name\n+12125550199,Ann\n")
+    ran = await cli(monkeypatch, database_url, "campaign", "create", "--form", "purchase_follow_up",
+                    "--contacts", str(path), forms=REPO / "forms")
+    assert ran.code == 0, ran.err
+    printed = ran.out.splitlines()
+    assert printed[-2] == ("  note: the form's opening names {name}, which the list has no column for: its calls "
+                           "leave it out")
+    assert str(uuid.UUID(printed[-1])) == printed[-1]  # the campaign id stays the last line

@@ -21,6 +21,7 @@ from survey_bot.cli.common import Commands
 from survey_bot.config import Settings
 from survey_bot.errors import ConfigError
 from survey_bot.forms.model import FormCatalog
+from survey_bot.forms.placeholders import unfilled_placeholders
 from survey_bot.reports.campaign_export import campaign_csv_chunks, campaign_export_columns
 from survey_bot.reports.campaigns import campaign_report, campaign_status
 from survey_bot.runtime import load_catalog, running
@@ -117,7 +118,7 @@ async def _import(path: Path, form_id: str, name: str, settings: CampaignSetting
                                                     caller_id=runtime.settings.from_number or None, now=utc_now())
         except ListError as exc:
             raise ConfigError(f"{path}: {exc}: nothing was imported") from None
-    print_import(summary, path.name)
+    print_import(summary, path.name, unfilled_placeholders(forms[form_id].document, summary.header))
     return 0
 
 

@@ -3,6 +3,8 @@ reads; `--json` gives the same as the API)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from survey_bot.reports.campaign_views import CampaignReport, CampaignStatus
 from survey_bot.reports.campaigns import report_lines
 from survey_bot.storage.campaigns import ImportSummary
@@ -12,8 +14,9 @@ __all__ = ["print_import", "print_report", "print_status"]
 SHOWN = 20  # problem rows printed per kind; the rest are counted
 
 
-def print_import(summary: ImportSummary, source: str) -> None:
-    """The import's counts, the first problem rows with their line and reason, and the campaign id last."""
+def print_import(summary: ImportSummary, source: str, unfilled: Sequence[str] = ()) -> None:
+    """The import's counts, the first problem rows with their line and reason, the form's placeholders no column
+    fills, and the campaign id last."""
     print(f"{source}: {summary.imported} contacts imported, {summary.rejected} rejected, {summary.duplicates} "
           f"duplicates merged, {summary.suppressed} on the suppression list (not imported)")
     for row in summary.rejected_rows[:SHOWN]:
@@ -25,6 +28,9 @@ def print_import(summary: ImportSummary, source: str) -> None:
     hidden = sum(max(0, n - SHOWN) for n in (summary.rejected, summary.duplicates, summary.suppressed))
     if hidden:
         print(f"  ... and {hidden} more such lines (the API's response lists up to 1000 of each)")
+    if unfilled:
+        named = ", ".join(f"{{{name}}}" for name in unfilled)
+        print(f"  note: the form's opening names {named}, which the list has no column for: its calls leave it out")
     print(summary.campaign_id)
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from survey_bot.forms.schema_walk import escape
 
 __all__ = ["MAX_VALUE", "PLACES", "escape_braces", "fill", "names_in", "placeholder_names", "placeholder_problems",
-           "placeholder_warnings", "spoken_values"]
+           "placeholder_warnings", "spoken_values", "unfilled_placeholders"]
 
 MAX_VALUE = 80  # characters of one value, once cleaned
 # Where placeholders may be written: (form-level key, its key or None for the key itself).
@@ -112,6 +112,12 @@ def _texts(document: Mapping[str, Any], places: tuple[tuple[str, str | None], ..
 def placeholder_names(document: Mapping[str, Any]) -> frozenset[str]:
     """Every placeholder name the form's texts use, in any locale (what a campaign call carries of a contact)."""
     return frozenset(name for _, text in _texts(document) for name in names_in(text))
+
+
+def unfilled_placeholders(document: Mapping[str, Any], columns: Iterable[str]) -> list[str]:
+    """The placeholders the form's texts name that a contact list with `columns` can never fill (its calls leave
+    them out): worth a word when the list is imported, since a misspelt column is otherwise silent."""
+    return sorted(placeholder_names(document) - set(columns))
 
 
 def placeholder_problems(document: dict[str, Any]) -> list[tuple[str, str]]:

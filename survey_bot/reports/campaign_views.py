@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = ["CampaignList", "CampaignReport", "CampaignRules", "CampaignStatus", "ContactCounts", "ContactLine",
            "ContactPage", "DispositionCount", "ImportReport", "RowProblem", "SuppressionLine", "SuppressionPage"]
@@ -101,6 +101,9 @@ class ImportReport(BaseModel):
     rejected_rows: list[RowProblem]
     duplicate_rows: list[RowProblem]
     suppressed_rows: list[RowProblem]
+    unfilled_placeholders: list[str] = Field(
+        default_factory=list, description="{placeholders} the form's opening names that no column of the list "
+                                          "fills: its calls leave them out (a misspelt column?)")
 
 
 class ContactLine(BaseModel):

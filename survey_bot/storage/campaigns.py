@@ -58,6 +58,7 @@ class ImportSummary:
     rejected_rows: list[Rejected] = field(default_factory=list)
     duplicate_rows: list[Duplicate] = field(default_factory=list)
     suppressed_rows: list[tuple[int, str]] = field(default_factory=list)  # (line, phone)
+    header: list[str] = field(default_factory=list)  # the list's columns, as the contacts keep them
 
     def note(self, row: Rejected | Duplicate) -> None:
         if isinstance(row, Rejected):
@@ -82,7 +83,7 @@ async def create_campaign(session: AsyncSession, *, form_id: str, name: str, set
         default_region=settings.default_region, caller_id=caller_id, columns=list(reader.columns), created_at=now)
     session.add(campaign)
     await session.flush()
-    summary = ImportSummary(campaign_id=campaign.id)
+    summary = ImportSummary(campaign_id=campaign.id, header=list(reader.header))
     batches = _batches(rows, summary)
     # each batch is read and parsed in a worker thread: a 50,000-row list never holds the event loop for long
     while (batch := await asyncio.to_thread(next, batches, None)) is not None:

@@ -12,6 +12,7 @@ from quart_schema import validate_querystring, validate_request, validate_respon
 
 from survey_bot.campaigns.contacts import ListError, parse_phone
 from survey_bot.campaigns.settings import CampaignSettings, SettingError, campaign_form_problem
+from survey_bot.forms.placeholders import unfilled_placeholders
 from survey_bot.reports.campaign_export import campaign_csv_chunks, campaign_export_columns
 from survey_bot.reports.campaign_views import (
     CampaignList,
@@ -138,7 +139,9 @@ async def create_campaign(query_args: CampaignOptions) -> tuple[ImportReport, in
         duplicate_rows=[RowProblem(line=row.line, reason=f"duplicate of line {row.first_line} ({row.phone})")
                         for row in summary.duplicate_rows],
         suppressed_rows=[RowProblem(line=line, reason=f"{phone} is on the suppression list")
-                         for line, phone in summary.suppressed_rows]), 201
+                         for line, phone in summary.suppressed_rows],
+        unfilled_placeholders=unfilled_placeholders(app_state.catalog.forms[query_args.form].document,
+                                                    summary.header)), 201
 
 
 @blueprint.get("/campaigns")
