@@ -6,15 +6,15 @@ up), 20 % busy at once, 15 % a machine (rings 0.2-0.6 s, greets for 0.5-1.0 s; t
 after the greeting, then hangs up), 30 % a person (rings 0.2-0.6 s, answers the customer_satisfaction survey
 completely through the voice AI). So calls are in progress at once and `--concurrency` binds before `--rate`.
 
-Reports dials/s achieved against the configured --rate, the scheduler's time (wall time inside its rounds,
-and the process's CPU while the campaign ran: the fake Telnyx and the app share the process), the most calls
-Telnyx had in progress at once (computed exactly from each call's dial and hang-up times at the fake), against
---concurrency, and for how much of the run the limit was reached; the campaign's own count (contacts `dialing`,
-sampled every 0.1 s), which is what the scheduler holds to --concurrency and stays up until the app has handled
-the hang-up; the most dials in any one-second window (against --rate); the outcomes recorded and the errors
-the app logged; and a PASS/FAIL line per limit (exit status 1 on a FAIL). On SQLite one server; with
---database postgresql+asyncpg://.../postgres a fresh database with two servers (both schedulers and
-dispatchers working the same campaign), dropped after. Not a test.
+Reports dials/s achieved against the configured --rate, the scheduler's time (wall time inside its rounds, and the
+process's CPU while the campaign ran: the fake Telnyx and the app share the process), the most calls Telnyx had in
+progress at once (computed exactly from each call's dial and hang-up times at the fake), against --concurrency, and
+for how much of the run the limit was reached; the campaign's own count (contacts `dialing`, sampled every 0.1 s),
+which is what the scheduler holds to --concurrency and stays up until the app has handled the hang-up; the most
+dials in any one-second window (against --rate); the outcomes recorded and the errors the app logged, and how many
+contacts were dialled more than once (each has one attempt); and a PASS/FAIL line per limit (exit status 1 on a
+FAIL). On SQLite one server; with --database postgresql+asyncpg://.../postgres a fresh database with two servers
+(both schedulers and dispatchers working the same campaign), dropped after. Not a test.
 
     .venv/bin/python bench/campaign.py --contacts 10000 --rate 50 --concurrency 20
     .venv/bin/python bench/campaign.py --contacts 10000 --rate 50 --concurrency 20 \
@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -211,6 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     break
                 await asyncio.sleep(0.1)
             spans = call_spans(stack.fake, dials)
+            dialled = Counter(str(r.body.get("to")) for r in stack.fake.requests if r.action == "dial" and r.accepted)
             async with state(stack.app).sessions() as session:
                 outcomes = {str(outcome): count for outcome, count in (await session.execute(
                     select(CampaignContact.last_outcome, func.count()).where(CampaignContact.campaign_id == campaign_id)
@@ -230,6 +232,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "elapsed_s": round(elapsed, 1), "process_cpu_s": round(cpu, 1),
             "scheduler_round_s": round(sum(rounds), 1), "rounds": len(rounds), "campaign": status,
             "outcomes": dict(sorted(outcomes.items())), "errors_logged": errors.counts,
+            "contacts_dialled_twice": sum(1 for n in dialled.values() if n > 1),
             "rate_limit": "PASS" if busiest <= math.ceil(args.rate) else "FAIL",
             "concurrency_limit": "PASS" if most <= args.concurrency else "FAIL"}
 
