@@ -3,6 +3,7 @@ each answering machine detection mode (events, results and hang-up causes as the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -119,3 +120,60 @@ async def test_a_machines_greeting_ends_after_its_detection_and_not_once_the_cal
     await env.client.calls.actions.hangup(early.data.call_control_id)  # before the greeting ended
     await env.fake.wait_idle()
     assert "call.machine.premium.greeting.ended" not in types_of(env.receiver.bodies(early.data.call_control_id))
+
+
+def delivered_at(env: Env, call_id: str) -> dict[str, float]:
+    """When each of the call's events was first acknowledged by the app, by event type."""
+    times: dict[str, float] = {}
+    for attempt in env.fake.deliveries:
+        if attempt.call_control_id == call_id and attempt.delivered:
+            times.setdefault(attempt.event_type, attempt.at)
+    return times
+
+
+async def test_an_unanswered_phone_rings_for_its_ring_time_before_telnyx_gives_up(env: Env) -> None:
+    env.fake.expect_dial(Scenario("outgoing", to_number=TO, callee="no_answer", ring_s=0.4))
+    started = time.time()
+    dialed = await env.client.calls.dial(connection_id="c", from_="+15550000000", to=TO)
+    assert dialed.data is not None and dialed.data.call_control_id
+    call_id = dialed.data.call_control_id
+    await asyncio.sleep(0.1)
+    assert env.fake.call_state(call_id) == "bridging"  # still ringing
+    await env.fake.wait_call_done(call_id)
+    bodies = env.receiver.bodies(call_id)
+    assert types_of(bodies) == ["call.initiated", "call.hangup"]
+    assert bodies[-1]["data"]["payload"]["hangup_cause"] == "no_answer"
+    times = delivered_at(env, call_id)
+    assert times["call.initiated"] - started < 0.3 and times["call.hangup"] - started >= 0.38
+    await check_every_delivery(env.receiver)
+
+
+async def test_a_person_answers_once_the_ring_ends_and_a_busy_line_never_rings(env: Env) -> None:
+    env.fake.expect_dial(Scenario("outgoing", to_number=TO, callee="human", ring_s=0.3))
+    started = time.time()
+    dialed = await env.client.calls.dial(connection_id="c", from_="+15550000000", to=TO,
+                                         answering_machine_detection="premium")
+    assert dialed.data is not None and dialed.data.call_control_id
+    call_id = dialed.data.call_control_id
+    await asyncio.sleep(0.1)
+    assert env.fake.call_state(call_id) == "bridging"
+    await env.fake.wait_idle()
+    assert results(env.receiver.bodies(call_id)) == PREMIUM["human"]
+    assert delivered_at(env, call_id)["call.answered"] - started >= 0.28
+    await env.client.calls.actions.hangup(call_id)
+    await env.fake.wait_call_done(call_id)
+
+    started = time.time()
+    _, bodies = await dial(env, "busy", "premium", ring_s=5.0)
+    assert time.time() - started < 1.0 and results(bodies) == [("call.hangup", "user_busy")]
+
+
+async def test_hanging_up_while_it_rings_ends_the_call_and_nothing_comes_after(env: Env) -> None:
+    env.fake.expect_dial(Scenario("outgoing", to_number=TO, callee="no_answer", ring_s=0.3))
+    dialed = await env.client.calls.dial(connection_id="c", from_="+15550000000", to=TO)
+    assert dialed.data is not None and dialed.data.call_control_id
+    call_id = dialed.data.call_control_id
+    await env.client.calls.actions.hangup(call_id)
+    await env.fake.wait_idle()  # waits for the ring's end too
+    hangups = [b["data"]["payload"] for b in env.receiver.bodies(call_id) if b["data"]["event_type"] == "call.hangup"]
+    assert [(h["hangup_cause"], h["hangup_source"]) for h in hangups] == [("normal_clearing", "caller")]

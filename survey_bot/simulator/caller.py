@@ -11,7 +11,7 @@ from survey_bot.simulator.calls import Call
 from survey_bot.simulator.keypad_player import play_keypad
 from survey_bot.simulator.machines import amd_events
 
-__all__ = ["NEEDS_ANSWER", "Reaction", "dial_outcome", "initiated", "react"]
+__all__ = ["NEEDS_ANSWER", "Reaction", "initiated", "picked_up", "react", "rings"]
 
 # Media commands Telnyx only takes on an answered call (422 90034 before that).
 NEEDS_ANSWER = frozenset({"speak", "gather", "gather_stop", "gather_using_ai", "gather_using_speak",
@@ -27,15 +27,20 @@ _REJECT_CAUSES = {  # reject's `cause` -> (hangup_cause, SIP code the caller get
 _NOT_ANSWERED = {"busy": "user_busy", "no_answer": "no_answer", "invalid_number": "not_found"}
 
 
-def dial_outcome(call: Call) -> tuple[list[Planned], list[Planned]]:
-    """Return what an outgoing call does after dialling: initiated, then answered (and what the dial's answering
-    machine detection found) or a hangup; and the events of a machine's greeting ending, sent a little later."""
-    events = initiated(call)
+def rings(call: Call) -> bool:
+    """Whether the dialled phone rings `ring_s` before its callee picks up or Telnyx gives up on it (a busy
+    line or a number that does not exist ends the dial at once)."""
+    return call.scenario.ring_s > 0 and call.scenario.who_answers() not in ("busy", "invalid_number")
+
+
+def picked_up(call: Call) -> tuple[list[Planned], list[Planned]]:
+    """Return what an outgoing call does once it stops ringing: answered (and what the dial's answering machine
+    detection found) or a hangup; and the events of a machine's greeting ending, sent a little later."""
     callee = call.scenario.who_answers()
     if callee in _NOT_ANSWERED:
-        return events + hang_up(call, _NOT_ANSWERED[callee], by_person=True), []
+        return hang_up(call, _NOT_ANSWERED[callee], by_person=True), []
     detected, greeting = amd_events(call.amd, callee)
-    return events + answered(call) + detected, greeting  # a person, or a machine or fax that picks up
+    return answered(call) + detected, greeting  # a person, or a machine or fax that picks up
 
 
 def react(call: Call, action: str, body: Mapping[str, Any]) -> Reaction:

@@ -8,40 +8,23 @@ import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from quart import Quart, Response, request
 
 from survey_bot.simulator.after_response import AfterResponseQuart, after_response, run_after_response_now
-from survey_bot.simulator.caller import NEEDS_ANSWER, dial_outcome, initiated, react
+from survey_bot.simulator.call_events import Planned
+from survey_bot.simulator.caller import NEEDS_ANSWER, initiated, picked_up, react, rings
 from survey_bot.simulator.calls import Call, new_call
 from survey_bot.simulator.contract import ApiError, check_authorization, check_route, parse_body, validate_request
 from survey_bot.simulator.delivery import DeliveryAttempt, RetryPolicy, WebhookDelivery, check_loopback_url
 from survey_bot.simulator.faults import Faults
+from survey_bot.simulator.received import ReceivedCommand
 from survey_bot.simulator.scenario import Scenario
 from survey_bot.simulator.signer import WebhookSigner
 from survey_bot.simulator.waiting import Changes
 
 __all__ = ["FakeTelnyx", "ReceivedCommand"]
-
-
-@dataclass(frozen=True)
-class ReceivedCommand:
-    """One request the fake API received, and how it answered."""
-
-    call_control_id: str | None
-    action: str  # "dial" for POST /calls, else the path's action, e.g. "gather_using_speak"
-    body: dict[str, Any]
-    command_id: str | None
-    status_code: int
-    duplicate: bool
-    received_at: float
-
-    @property
-    def accepted(self) -> bool:
-        """Return whether the command was answered 2xx and acted upon (not a duplicate)."""
-        return 200 <= self.status_code < 300 and not self.duplicate
 
 
 class FakeTelnyx:
@@ -265,17 +248,31 @@ class FakeTelnyx:
             data["client_state"] = call.client_state
         if command_id is not None:
             self._dials[command_id] = (time.monotonic(), data)
-        now, greeting = dial_outcome(call)
-        if greeting:  # a machine's greeting ends a moment after the detection (unless the call ends first)
-            self._scheduled += 1
-            asyncio.get_running_loop().call_later(scenario.greeting_s, self._greeting_ended, call, greeting)
-        return data, False, [call.event(t, extras) for t, extras in now]
+        events = initiated(call)
+        if rings(call):  # the ring starts once the dial is answered (its call.initiated goes first)
+            after_response(lambda: self._later(scenario.ring_s, call, lambda: self._pick_up(call)))
+        else:
+            events += self._pick_up(call)
+        return data, False, [call.event(t, extras) for t, extras in events]
 
-    def _greeting_ended(self, call: Call, planned: list[tuple[str, dict[str, Any]]]) -> None:
-        self._scheduled -= 1
-        if not call.ended:
-            self._emit(call, [call.event(t, extras) for t, extras in planned])
-        self._changes.notify()
+    def _pick_up(self, call: Call) -> list[Planned]:
+        """The callee picks up or the dial fails; a machine's greeting ends a moment after its detection."""
+        now, greeting = picked_up(call)
+        if greeting:
+            self._later(call.scenario.greeting_s, call, lambda: greeting)
+        return now
+
+    def _later(self, delay: float, call: Call, planned: Callable[[], list[Planned]]) -> None:
+        """Emit `planned()`'s events in `delay` s, unless the call has ended by then (the app hung up first)."""
+        self._scheduled += 1
+
+        def fire() -> None:
+            self._scheduled -= 1
+            if not call.ended:
+                self._emit(call, [call.event(t, extras) for t, extras in planned()])
+            self._changes.notify()
+
+        asyncio.get_running_loop().call_later(delay, fire)
 
     def _act(
         self, call_control_id: str, action: str, body: dict[str, Any]

@@ -129,6 +129,8 @@ class Scenario:
     callee: for outgoing calls, who picks up (overrides answers / no_answer_cause). A machine or a fax answers;
         what the dial's answering machine detection reports about it is simulator.machines'.
     greeting_s: seconds between a machine's detection and the end of its greeting (its beep).
+    ring_s: seconds an outgoing call rings before its callee picks up or, for `no_answer`, before Telnyx gives
+        up with `no_answer` (0: at once). A busy line or an invalid number never rings. Hanging up ends the ring.
     disclosure_keys: keys pressed while the form's disclosure is spoken (e.g. the opt-out key); none: silence.
     """
 
@@ -147,6 +149,7 @@ class Scenario:
     hangup: HangupAt = None
     callee: Callee | None = None
     greeting_s: float = 0.3
+    ring_s: float = 0.0
     disclosure_keys: str | None = None
 
     def who_answers(self) -> Callee:
