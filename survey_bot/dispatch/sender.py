@@ -158,8 +158,13 @@ class Dispatcher:
                                           open_arguments(row.arguments))
 
     async def _record(self, outcomes: list[tuple[Command, SendResult]]) -> None:
-        """Record how Telnyx answered each command of a pass, in one transaction."""
+        """Record how Telnyx answered each command of a pass, in one transaction.
+
+        In response id order: the webhook batches lock their responses in id order (storage.statements), and a
+        dispatcher updating them in the outbox's order deadlocked with them on PostgreSQL (a pass aborted, its
+        sends claimed until the lease ran out, then sent again)."""
         now = self._clock()
+        outcomes = sorted(outcomes, key=lambda outcome: outcome[0].response_id or "")
         statuses: list[tuple[str, str]] = []  # (action, status), counted once committed
         async with self._sessions() as session, session.begin():
             await outbox.mark_many_done(session, [row.command_id for row, result in outcomes if result.ok],
