@@ -92,19 +92,14 @@ async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseR
     outcome = outcome_of(attempt, state, form)
     attempt.outcome, attempt.ended_at = outcome, state.ended_at or now
     attempt.hangup_cause = state.hangup_cause
-    contact = (await session.scalars(select(CampaignContact).where(CampaignContact.id == attempt.contact_id)
-                                     .with_for_update())).one()
+    contact = await _locked_contact(session, attempt)
     # shared lock: a cancel (which locks the campaign for update) is wholly before or after this decision
     campaign = (await session.scalars(select(Campaign).where(Campaign.id == contact.campaign_id)
                                       .with_for_update(read=True))).one()
     if outcome in d.HUMAN_OUTCOMES:
         contact.response_id = record.id
-    elif (earlier := await _earlier(session, attempt)) is None:  # nobody answered: the dial's response goes
-        await session.execute(delete(Response).where(Response.id == record.id))
+    elif not await _release_response(session, attempt, record, now):
         attempt.response_id = None
-    else:  # a resumed breakoff nobody answered this time: the response ends as its last answered call did
-        await session.execute(update(Response).where(Response.id == record.id).values(
-            ended_at=earlier.ended_at, hangup_cause=earlier.hangup_cause, updated_at=now))
     contact.last_outcome = outcome
     await session.flush()
     if outcome in d.RETRY_OUTCOMES and contact.attempts < campaign.max_attempts and campaign.status != "cancelled":
@@ -117,18 +112,30 @@ async def _end(session: AsyncSession, attempt: ContactAttempt, record: ResponseR
 async def _unmake(session: AsyncSession, attempt: ContactAttempt, record: ResponseRecord, now: datetime) -> None:
     """Forget an attempt whose dial was never sent: the contact is disposed by the attempts it really had (none:
     not_attempted, AAPOR 3.11), and the response goes, or ends as its last answered call did."""
-    contact = (await session.scalars(select(CampaignContact).where(CampaignContact.id == attempt.contact_id)
-                                     .with_for_update())).one()
-    earlier = await _earlier(session, attempt)
-    if earlier is None:
-        await session.execute(delete(Response).where(Response.id == record.id))
-    else:
-        await session.execute(update(Response).where(Response.id == record.id).values(
-            ended_at=earlier.ended_at, hangup_cause=earlier.hangup_cause, updated_at=now))
+    contact = await _locked_contact(session, attempt)
+    await _release_response(session, attempt, record, now)
     await session.delete(attempt)
     contact.attempts = max(0, contact.attempts - 1)
     await session.flush()
     await dispose(session, [contact], now)
+
+
+async def _locked_contact(session: AsyncSession, attempt: ContactAttempt) -> CampaignContact:
+    return (await session.scalars(select(CampaignContact).where(CampaignContact.id == attempt.contact_id)
+                                  .with_for_update())).one()
+
+
+async def _release_response(session: AsyncSession, attempt: ContactAttempt, record: ResponseRecord,
+                            now: datetime) -> bool:
+    """A dial no person answered leaves no response behind: the row it made goes (False), unless it reopened a
+    resumed breakoff's response, which then ends as its last answered call did (True: it stays)."""
+    earlier = await _earlier(session, attempt)
+    if earlier is None:
+        await session.execute(delete(Response).where(Response.id == record.id))
+        return False
+    await session.execute(update(Response).where(Response.id == record.id).values(
+        ended_at=earlier.ended_at, hangup_cause=earlier.hangup_cause, updated_at=now))
+    return True
 
 
 async def _earlier(session: AsyncSession, attempt: ContactAttempt) -> ContactAttempt | None:
