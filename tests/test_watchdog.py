@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -123,8 +124,10 @@ async def test_two_workers_sweeping_at_once_act_once(stack: Stack, database_url:
     async with other.test_app():
         mine, theirs = state(stack.app).watchdog, state(other).watchdog
         assert mine is not None and theirs is not None
-        later = utc_now() + LATER
-        await asyncio.gather(mine.sweep(later), theirs.sweep(later))
+        later = utc_now() + LATER  # both look before either acts: what "at once" means, whatever the machine's load
+        looked = await asyncio.gather(mine.silent(later), theirs.silent(later))
+        assert [len(found) for found in looked] == [1, 1]
+        await asyncio.gather(mine.act(looked[0]), theirs.act(looked[1]))
         await asyncio.sleep(0.5)  # either app's sender may send the re-issued command
         await stack.settle()
     response = await stack.response_for_call(call_id)
@@ -133,6 +136,29 @@ async def test_two_workers_sweeping_at_once_act_once(stack: Stack, database_url:
         steps = (await db.scalars(select(Command.step).where(Command.response_id == response.id))).all()
     assert sorted(steps) == ["ai", "ai~w1", "answer"]
     assert [r.action for r in stack.fake.accepted(call_id)].count("gather_using_ai") == 2
+
+
+async def test_a_webhook_arriving_while_telnyx_is_asked_cancels_the_watchdogs_act(stack: Stack) -> None:
+    call_id = await started(stack, silent_caller({"call.ai_gather.ended"}))
+    watchdog = state(stack.app).watchdog
+    assert watchdog is not None
+    found = await watchdog.silent(utc_now() + LATER)
+    assert [f.call_control_id for f in found] == [call_id]
+    late = next(e for e in stack.fake.events_emitted(call_id) if e["data"]["event_type"] == "call.ai_gather.ended")
+    body = json.dumps(late).encode()  # Telnyx's retry of the webhook the watchdog was about to give up on
+    async with httpx.AsyncClient(base_url=stack.app_url) as client:
+        assert (await client.post("/webhooks/telnyx", content=body, headers=stack.fake.signer.headers(body))).is_success
+    await stack.settle()
+    asked = [r.action for r in stack.fake.accepted(call_id)]
+    assert await watchdog.act(found) == 1
+    await stack.settle()
+    assert [r.action for r in stack.fake.accepted(call_id)] == asked  # nothing asked twice
+    response = await stack.response_for_call(call_id)
+    assert response is not None and response.watchdog == []
+    async with state(stack.app).sessions() as db:
+        kept = (await db.execute(select(WebhookEvent.state, WebhookEvent.note).where(
+            WebhookEvent.event_type == "survey_bot.watchdog"))).all()
+    assert [(row.state, "silence is over" in (row.note or "")) for row in kept] == [("ignored", True)]
 
 
 def test_a_refused_reissue_counts_as_alive_and_moves_nothing() -> None:

@@ -31,7 +31,7 @@ from survey_bot.flow.opening import (
 from survey_bot.flow.state import CallState, Command, Decision
 from survey_bot.flow.status import settle
 from survey_bot.flow.steps import context, hangup, keep, keep_newest_history
-from survey_bot.flow.watchdog import on_watchdog
+from survey_bot.flow.watchdog import WATCHDOG_EVENT, on_watchdog
 from survey_bot.forms.model import Form
 from survey_bot.vocabulary import DIAL_FAILED, DTMF, HANGUP_CAUSES
 
@@ -190,5 +190,5 @@ HANDLERS: dict[str, Handler] = {
     "call.playback.ended": on_speak_ended,
     "call.hangup": on_hangup,
     "survey_bot.command_failed": on_command_failed,
-    "survey_bot.watchdog": on_watchdog,
+    WATCHDOG_EVENT: on_watchdog,
 }

@@ -21,9 +21,12 @@ from survey_bot.flow.opening import awaiting_detection, begin
 from survey_bot.flow.state import CallState, Command
 from survey_bot.flow.steps import contact_details, contact_values, context
 from survey_bot.forms.model import Form
+from survey_bot.utc import as_utc
 from survey_bot.vocabulary import LOST, MACHINE
 
-__all__ = ["RINGING_SECONDS", "awaited", "on_watchdog", "silence_allowed"]
+__all__ = ["RINGING_SECONDS", "WATCHDOG_EVENT", "awaited", "heard_since", "on_watchdog", "silence_allowed"]
+
+WATCHDOG_EVENT = "survey_bot.watchdog"
 
 RINGING_SECONDS = 30.0  # dial's timeout_secs (survey-bot dials with Telnyx's default)
 MACHINE_SECONDS = 60.0  # a detection (a few seconds), a machine's greeting, a voicemail message
@@ -77,6 +80,17 @@ def silence_allowed(state: CallState, form: Form) -> float | None:
         spoken = len(form.field(state.current_field).prompt) if state.current_field in form.names else 120
         return wait + (spoken + len(str(form.dtmf.get("intro") or ""))) / _SPEECH_CHARACTERS_PER_SECOND
     return 10.0 + len(str(form.dtmf.get("closing") or "")) / _SPEECH_CHARACTERS_PER_SECOND  # answer, closing
+
+
+def heard_since(event: Event, updated_at: datetime) -> bool:
+    """Whether the response changed after the watchdog looked at it (the event's `seen`): a webhook came while
+    Telnyx was being asked, so the silence the event reports is over and acting on it would repeat a step."""
+    seen = event.payload.get("seen")
+    try:
+        looked = datetime.fromisoformat(seen) if isinstance(seen, str) else None
+    except ValueError:
+        looked = None
+    return looked is not None and as_utc(updated_at) > as_utc(looked)
 
 
 def on_watchdog(event: Event, state: CallState, form: Form, now: datetime) -> list[Command]:

@@ -5,7 +5,9 @@ as every webhook's.
 
 Safe with several workers and hosts: each runs a sweep, but the event's id names the response and how many
 watchdog events it has had, so two sweeps finding the same silent call make one event, recorded once (the
-intake's rule for every webhook); the losers' status reads are the only duplicate work.
+intake's rule for every webhook); the losers' status reads are the only duplicate work. The event also carries
+the response's `updated_at` as the sweep saw it: a webhook that changed the response while Telnyx was being asked
+makes the event stale, and the intake records it without acting (write_path).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from survey_bot.errors import FormError
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import STATE_FIELDS, CallState
-from survey_bot.flow.watchdog import silence_allowed
+from survey_bot.flow.watchdog import WATCHDOG_EVENT, silence_allowed
 from survey_bot.forms.model import FormCatalog
 from survey_bot.intake.writer import Intake
 from survey_bot.observe.metrics import watchdog_action
@@ -47,6 +49,7 @@ class Silent:
     response_id: str
     call_control_id: str | None
     checks: int  # watchdog events it has had
+    seen: datetime  # its updated_at when the sweep looked
 
 
 class Watchdog:
@@ -70,7 +73,11 @@ class Watchdog:
     async def sweep(self, now: datetime | None = None) -> int:
         """Check every silent response once; return how many events it handed to the intake. `now` may be
         given (a later clock) to judge silence without waiting for it."""
-        found = await self.silent(now or utc_now())
+        return await self.act(await self.silent(now or utc_now()))
+
+    async def act(self, found: list[Silent]) -> int:
+        """Ask Telnyx whether each silent response's call lives and hand the answer to the intake; return how
+        many events were handed in."""
         handed = 0
         for silent in found:
             alive = await call_alive(self._client, silent.call_control_id) if silent.call_control_id else False
@@ -100,15 +107,15 @@ class Watchdog:
                     continue
                 allowed = silence_allowed(state, form)
                 if allowed is not None and as_utc(row.updated_at) + timedelta(seconds=allowed) < cutoff:
-                    found.append(Silent(row.id, row.call_control_id, len(state.watchdog)))
+                    found.append(Silent(row.id, row.call_control_id, len(state.watchdog), as_utc(row.updated_at)))
         return found
 
 
 def _event(silent: Silent, alive: bool) -> Event:
     client_state = {"r": silent.response_id}
-    payload = {"alive": alive, "call_control_id": silent.call_control_id,
+    payload = {"alive": alive, "call_control_id": silent.call_control_id, "seen": silent.seen.isoformat(),
                "client_state": encode_client_state(client_state)}
     event_id = f"watchdog:{silent.response_id}:{silent.checks}"
-    body = {"data": {"id": event_id, "event_type": "survey_bot.watchdog", "payload": payload}}
-    return Event(id=event_id, event_type="survey_bot.watchdog", occurred_at=utc_now(), payload=payload,
+    body = {"data": {"id": event_id, "event_type": WATCHDOG_EVENT, "payload": payload}}
+    return Event(id=event_id, event_type=WATCHDOG_EVENT, occurred_at=utc_now(), payload=payload,
                  raw=json.dumps(body), client_state=client_state)

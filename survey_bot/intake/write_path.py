@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from survey_bot.flow.decide import HANDLERS, next_commands
 from survey_bot.flow.events import Event
 from survey_bot.flow.state import CallState, Command
+from survey_bot.flow.watchdog import WATCHDOG_EVENT, heard_since
 from survey_bot.forms.model import Form, FormCatalog
 from survey_bot.intake.campaign_end import CallNote, after_events, watched
 from survey_bot.intake.redacting import Redactions, keypad_body, outbox_arguments
@@ -158,6 +159,10 @@ async def _decide(session: AsyncSession, batch: _Batch, event: Event, catalog: F
         note = f"event {event.id} ({event.event_type}): no response for this call"
         batch.record_event(event, now, "ignored", note, None)
         return Outcome("ignored", note=note)
+    if event.event_type == WATCHDOG_EVENT and heard_since(event, record.updated_at):
+        note = f"event {event.id}: the response changed after the watchdog looked, so its silence is over"
+        batch.record_event(event, now, "ignored", note, record.id)
+        return Outcome("ignored", response_id=record.id, note=note)
     linked = False
     if event.event_type == "call.initiated":  # an outbound call's first webhook: remember Telnyx's ids
         unlinked, payload = record, event.payload
