@@ -37,7 +37,9 @@ def english_fragments() -> list[str]:
 
 
 async def play(forms_dir: Path, database_url: str, calls: list[dict[str, Any]], form: str = SURVEY,
-               ) -> tuple[list[CallOutcome], list[list[ReceivedCommand]], Any]:
+               ) -> tuple[list[CallOutcome], list[list[ReceivedCommand]], Any, list[tuple[str, str, str]]]:
+    """Play the calls; return their outcomes, the commands each was sent, the CSV export's rows and, per call, the
+    locale the response API, the dashboard's response page and the form page's responses table show."""
     catalog = load_catalog(Settings(forms_dir=forms_dir))
     loaded = load_scenario_document({"form": form, "calls": calls}, "<test>", catalog.forms)
     fake, outcomes, sent = FakeTelnyx(), [], []
@@ -54,7 +56,25 @@ async def play(forms_dir: Path, database_url: str, calls: list[dict[str, Any]], 
                                   headers={"Authorization": f"Bearer {TOKEN}"})
         assert export.status_code == 200
         rows = list(csv.DictReader(io.StringIO(await export.get_data(as_text=True))))
-    return outcomes, sent, rows
+        shown = await _locales_shown(client, form, [o.response_id or "" for o in outcomes])
+    return outcomes, sent, rows, shown
+
+
+async def _locales_shown(client: Any, form: str, response_ids: list[str]) -> list[tuple[str, str, str]]:
+    api = [await (await client.get(f"/api/responses/{rid}", headers={"Authorization": f"Bearer {TOKEN}"})).get_json()
+           for rid in response_ids]
+    login = await (await client.get("/dashboard/login")).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+    assert csrf is not None
+    await client.post("/dashboard/login", form={"csrf_token": csrf.group(1), "token": TOKEN})
+    listed = await (await client.get(f"/dashboard/forms/{form}")).get_data(as_text=True)
+    shown = []
+    for rid, body in zip(response_ids, api, strict=True):
+        page = await (await client.get(f"/dashboard/responses/{rid}")).get_data(as_text=True)
+        on_page = re.search(r'<dd id="locale">([^<]*)</dd>', page)
+        in_table = re.search(rf'responses/{rid}">.*?data-locale="([^"]*)"', listed, re.S)
+        shown.append((body["locale"], on_page.group(1) if on_page else "", in_table.group(1) if in_table else ""))
+    return shown
 
 
 SPANISH_CALL = {
@@ -75,7 +95,7 @@ async def test_a_spanish_call_speaks_spanish_in_every_command(database_url: str)
     outbound = {"name": "an outbound call asked in Spanish", "direction": "outbound", "locale": "es-US",
                 "ai": [{"end": "valid", "result": {"nps": 8, "satisfaction": "satisfied"}}],
                 "expect": {"status": "completed", "locale": "es-US"}}
-    outcomes, sent, rows = await play(FORMS, database_url, [SPANISH_CALL, english_call, outbound])
+    outcomes, sent, rows, shown = await play(FORMS, database_url, [SPANISH_CALL, english_call, outbound])
     spanish = sent[0]
     ai = next(r.body for r in spanish if r.action == "gather_using_ai")
     assert (ai["language"], ai["voice"]) == ("es", SPANISH_VOICE)
@@ -99,6 +119,7 @@ async def test_a_spanish_call_speaks_spanish_in_every_command(database_url: str)
     by_id = {row["response_id"]: row for row in rows}
     assert list(rows[0])[6:9] == ["to", "locale", "started_at"]
     assert [by_id[o.response_id]["locale"] for o in outcomes] == ["es-US", "en-US", "es-US"]
+    assert shown == [(locale, locale, locale) for locale in ("es-US", "en-US", "es-US")]  # API and dashboard too
     # answers are stored as values; with labels, each response's own language
     assert by_id[outcomes[0].response_id]["satisfaction"] == "insatisfecho"
     assert by_id[outcomes[1].response_id]["satisfaction"] == "very satisfied"
@@ -116,7 +137,7 @@ async def test_the_language_menu_picks_the_locale_or_the_default(database_url: s
     wrong = {"name": "presses a key no language has", "keypad": {"language": ["invalid", "invalid", "invalid"]},
              "ai": [{"end": "valid", "result": {"nps": 9, "satisfaction": "neutral"}}],
              "expect": {"status": "completed", "locale": "en-US"}}
-    _outcomes, sent, _rows = await play(tmp_path, database_url, [chose, silent, wrong], form="menu")
+    _outcomes, sent, _rows, _shown = await play(tmp_path, database_url, [chose, silent, wrong], form="menu")
     menu = [(r.action, r.body.get("payload"), r.body.get("voice"), r.body.get("language")) for r in sent[0][:3]]
     assert menu == [("answer", None, None, None),
                     ("speak", "For English, press 1.", ENGLISH_VOICE, "en-US"),

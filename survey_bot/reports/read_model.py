@@ -132,8 +132,9 @@ def _summary(response: Response, version: str | None, sensitive: frozenset[str] 
     return {
         "id": response.id, "form_id": response.form_id, "form_version": version, "status": response.status,
         "direction": response.direction, "from_number": response.from_number, "to_number": response.to_number,
-        "started_at": as_utc(response.started_at), "completed_at": _utc(response.completed_at),
-        "answers": shown_answers(response.answers, sensitive, "mask"), "sources": response.sources,
+        "locale": response.locale, "started_at": as_utc(response.started_at),
+        "completed_at": _utc(response.completed_at), "answers": shown_answers(response.answers, sensitive, "mask"),
+        "sources": response.sources,
     }
 
 

@@ -85,6 +85,7 @@ class ResponseSummary(BaseModel):
     direction: str
     from_number: str | None
     to_number: str | None
+    locale: str = Field(description="the BCP-47 locale the call spoke (empty while a language menu is open)")
     started_at: datetime
     completed_at: datetime | None
     answers: dict[str, Any]
