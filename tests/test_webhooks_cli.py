@@ -5,6 +5,7 @@ redeliver and remove, and unknown ids said in one line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import pytest
@@ -43,6 +44,15 @@ async def test_webhooks_on_the_command_line(sqlite_url: str, monkeypatch: pytest
     code, out, _ = await run(capsys, "rotate-secret", endpoint)
     rotated = LAST_LINE.match(out.splitlines()[-1])
     assert code == 0 and rotated and rotated.group(1) == endpoint and rotated.group(2) != secret
+    assert "two signatures" in out and "until" in out  # the old secret signs too for the default 24h
+    code, out, _ = await run(capsys, "list", "--json")
+    assert json.loads(out)[0]["previous_secret_until"] is not None
+    code, out, _ = await run(capsys, "list")
+    assert "old secret also signs until" in out
+    code, _, err = await run(capsys, "rotate-secret", endpoint, "--overlap", "800h")
+    assert code == 2 and err.strip().endswith("longer than 30 days: an old secret should retire") and "--overlap" in err
+    code, out, _ = await run(capsys, "rotate-secret", endpoint, "--overlap", "0")
+    assert code == 0 and "new secret only" in out and LAST_LINE.match(out.splitlines()[-1])
     code, out, _ = await run(capsys, "deliveries", endpoint)
     assert code == 0 and "no deliveries yet" in out
     with pytest.raises(SystemExit) as usage:  # argparse's own usage error

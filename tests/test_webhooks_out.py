@@ -10,13 +10,16 @@ import asyncio
 import json
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from server_process import free_port
 from sqlalchemy import func, select
-from webhook_receiver import Receiver
+from standardwebhooks.webhooks import WebhookVerificationError
+from webhook_receiver import Received, Receiver
 
 from survey_bot.jobs.webhooks import WebhookJob
 from survey_bot.reports.webhook_body import renderer
@@ -204,3 +207,41 @@ async def test_response_updated_is_coalesced_and_two_workers_send_each_event_onc
     updates = [e["data"] for e in events.values() if e["type"] == UPDATED]
     assert sorted(u["response_id"] for u in updates) == sorted(statuses)
     assert all(update == exported[update["response_id"]] for update in updates)  # the latest answers
+
+
+async def test_a_rotated_secret_overlaps_the_old_one_for_as_long_as_asked(database_url: str) -> None:
+    receiver = Receiver()
+    async with serve_asgi(receiver.app()) as receiver_url, running_stack(database_url, overrides()) as stack:
+        endpoint, old = await add_endpoint(stack, f"{receiver_url}/hook", events=["contact.disposed"])
+
+        async def disposed(n: int) -> Received:
+            """Queue the n-th event and wait for the receiver to take it."""
+            async with state(stack.app).sessions() as session, session.begin():
+                await enqueue_event(session, "contact.disposed", payload={"contact_id": f"c{n}"})
+            deadline = time.monotonic() + 15
+            while len(receiver.received) <= n:
+                assert time.monotonic() < deadline, "not delivered"
+                await asyncio.sleep(0.05)
+            return receiver.received[n]
+
+        before = await disposed(0)
+        assert len(before.headers["webhook-signature"].split(" ")) == 1
+        for wrong, said in (("a week", "overlap: String should match pattern"), ("800h", "overlap: '800h' is longer")):
+            bad = await api(stack, "POST", f"/api/webhooks/{endpoint}/rotate-secret", params={"overlap": wrong})
+            assert bad.status_code == 400 and bad.json()["detail"].startswith(said), bad.text
+        rotated = await api(stack, "POST", f"/api/webhooks/{endpoint}/rotate-secret", params={"overlap": "1h"})
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()["secret"]
+        until = datetime.fromisoformat(rotated.json()["endpoint"]["previous_secret_until"])
+        assert timedelta(minutes=59) < until - utc_now() <= timedelta(hours=1)
+        during = await disposed(1)
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        assert during.verified(new) == during.verified(old)  # a receiver on either secret accepts it
+        again = await api(stack, "POST", f"/api/webhooks/{endpoint}/rotate-secret", params={"overlap": "0"})
+        newest = again.json()["secret"]
+        assert again.status_code == 200 and again.json()["endpoint"]["previous_secret_until"] is None
+        after = await disposed(2)
+    assert after.verified(newest)["data"] == {"contact_id": "c2"}
+    for retired in (old, rotated.json()["secret"]):
+        with pytest.raises(WebhookVerificationError):
+            after.verified(retired)

@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from survey_bot.campaigns.settings import SettingError
 from survey_bot.cli.common import Commands, os_actor
 from survey_bot.errors import ConfigError
 from survey_bot.forms.model import FormCatalog
@@ -44,6 +45,9 @@ def add_parser(commands: Commands) -> None:
     remove.set_defaults(handler=_run(_remove))
     rotate = verbs.add_parser("rotate-secret", help="give a receiver a new secret; prints its id and secret last")
     rotate.add_argument("id", metavar="ID", help="the endpoint id (ep_...) whose secret is replaced")
+    rotate.add_argument("--overlap", default=store.DEFAULT_OVERLAP, metavar="DURATION",
+                        help="how long the old secret still signs too, e.g. 30m, 24h; 0: it stops at once "
+                             "(default: %(default)s)")
     rotate.set_defaults(handler=_run(_rotate))
     deliveries = verbs.add_parser("deliveries", help="a receiver's newest deliveries and every attempt")
     deliveries.add_argument("id", metavar="ID", help="the endpoint id (ep_...) whose deliveries are listed")
@@ -93,7 +97,9 @@ async def _list(runtime: Runtime, args: argparse.Namespace) -> int:
     for v in views:
         state = f"disabled {v.disabled_at:%Y-%m-%d %H:%M} ({v.disabled_reason})" if v.disabled_at else "enabled"
         sensitive = "  include-sensitive" if v.include_sensitive else ""
-        print(f"{v.id}  {v.url}  {','.join(v.events)}  {state}{sensitive}")
+        until = v.previous_secret_until
+        overlap = f"  old secret also signs until {until:%Y-%m-%d %H:%M}" if until and until > utc_now() else ""
+        print(f"{v.id}  {v.url}  {','.join(v.events)}  {state}{sensitive}{overlap}")
     if not views:
         print("no webhook endpoints")
     return 0
@@ -108,11 +114,21 @@ async def _remove(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 async def _rotate(runtime: Runtime, args: argparse.Namespace) -> int:
+    try:
+        overlap = store.parse_overlap(args.overlap)
+    except SettingError as exc:
+        raise ConfigError(str(exc)) from None
+    now = utc_now()
     async with runtime.sessions() as session, session.begin():
-        secret = await store.rotate_secret(session, args.id)
+        secret = await store.rotate_secret(session, args.id, now, overlap)
     if secret is None:
         raise _unknown(args.id)
-    print("the next attempt is signed with the new secret; keep it: it is not shown again")
+    if overlap:
+        print(f"deliveries carry two signatures, the new secret's and the old one's, until "
+              f"{(now + overlap).isoformat(timespec='seconds')}: switch the receiver to the new secret before then")
+    else:
+        print("the next attempt is signed with the new secret only")
+    print("keep the new secret: it is not shown again")
     print(f"{args.id} {secret}")
     return 0
 

@@ -42,12 +42,14 @@ Render = Callable[[Due], Awaitable[dict[str, Any] | None]]
 
 
 def signed_request(due: Due, data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The body (`type`, `timestamp`, `data`) and the Standard Webhooks headers, signed now."""
+    """The body (`type`, `timestamp`, `data`) and the Standard Webhooks headers, signed now (with the new and the
+    old secret, space-separated, while a rotation overlaps)."""
     body = json.dumps({"type": due.event_type, "timestamp": due.occurred_at.isoformat(), "data": data},
                       ensure_ascii=False, separators=(",", ":"))
     now = utc_now()
+    secrets = [due.secret] + ([due.previous_secret] if due.previous_secret else [])
     headers = {"webhook-id": due.id, "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(due.secret).sign(due.id, now, body),
+               "webhook-signature": " ".join(Webhook(secret).sign(due.id, now, body) for secret in secrets),
                "content-type": "application/json", "user-agent": f"survey-bot/{__version__}"}
     return body.encode(), headers
 

@@ -29,6 +29,8 @@ class EndpointView(BaseModel):
     created_at: datetime
     disabled_at: datetime | None = Field(description="set when the receiver answered 410 Gone; null: enabled")
     disabled_reason: str | None
+    previous_secret_until: datetime | None = Field(
+        None, description="after rotate-secret, the old secret also signs deliveries until then; null: it does not")
 
 
 class NewSecret(BaseModel):
@@ -80,7 +82,8 @@ def endpoint_view(endpoint: WebhookEndpoint) -> EndpointView:
     """The endpoint without its secret."""
     return EndpointView(id=endpoint.id, url=endpoint.url, events=list(endpoint.events),
                         include_sensitive=endpoint.include_sensitive, created_at=as_utc(endpoint.created_at),
-                        disabled_at=_utc(endpoint.disabled_at), disabled_reason=endpoint.disabled_reason)
+                        disabled_at=_utc(endpoint.disabled_at), disabled_reason=endpoint.disabled_reason,
+                        previous_secret_until=_utc(endpoint.previous_secret_until))
 
 
 def delivery_view(log: DeliveryLog) -> DeliveryView:

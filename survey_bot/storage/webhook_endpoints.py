@@ -8,18 +8,31 @@ import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from survey_bot.campaigns.settings import SettingError, parse_duration
 from survey_bot.storage.audit import record_audit
 from survey_bot.storage.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
-__all__ = ["WEBHOOK_SENSITIVE", "DeliveryLog", "add_endpoint", "delivery_entry", "delivery_log", "endpoint",
-           "endpoints", "new_secret", "redeliver", "remove_endpoint", "rotate_secret"]
+__all__ = ["DEFAULT_OVERLAP", "WEBHOOK_SENSITIVE", "DeliveryLog", "add_endpoint", "delivery_entry", "delivery_log",
+           "endpoint", "endpoints", "new_secret", "parse_overlap", "redeliver", "remove_endpoint", "rotate_secret"]
 
 WEBHOOK_SENSITIVE = "webhook_sensitive"  # the audit action: an endpoint that receives x-sensitive answers
+DEFAULT_OVERLAP = "24h"  # rotate-secret: how long the old secret still signs, so receivers switch without a gap
+
+
+def parse_overlap(text: str) -> timedelta:
+    """rotate-secret's overlap: `0` (the old secret stops signing at once) or a duration like `90s`, `30m`, `24h`
+    (at most 30 days); a SettingError names the option otherwise."""
+    if text.strip() == "0":
+        return timedelta(0)
+    seconds = parse_duration(text, "overlap")
+    if seconds > 30 * 86_400:
+        raise SettingError("overlap", f"{text!r} is longer than 30 days: an old secret should retire")
+    return timedelta(seconds=seconds)
 
 
 def new_secret() -> str:
@@ -61,11 +74,17 @@ async def remove_endpoint(session: AsyncSession, endpoint_id: str) -> bool:
     return gone.first() is not None
 
 
-async def rotate_secret(session: AsyncSession, endpoint_id: str) -> str | None:
-    """Give the endpoint a new secret and return it (None: no such endpoint); the next attempt signs with it."""
+async def rotate_secret(session: AsyncSession, endpoint_id: str, now: datetime,
+                        overlap: timedelta = timedelta(0)) -> str | None:
+    """Give the endpoint a new secret and return it (None: no such endpoint); the next attempt signs with it and,
+    for `overlap`, with the old one too (two signatures in `webhook-signature`, as Standard Webhooks allows)."""
     secret = new_secret()
-    done = await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
-                                 .values(secret=secret).returning(WebhookEndpoint.id))
+    keep = overlap > timedelta(0)
+    done = await session.execute(
+        update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+        .values(secret=secret, previous_secret=WebhookEndpoint.secret if keep else None,
+                previous_secret_until=now + overlap if keep else None)
+        .returning(WebhookEndpoint.id))
     return secret if done.first() is not None else None
 
 

@@ -25,6 +25,10 @@ class WebhookEndpoint(Base):
     events: Mapped[list[Any]]
     include_sensitive: Mapped[bool] = mapped_column(Boolean)
     secret: Mapped[str] = mapped_column(String(100))  # whsec_<base64>: shown once, at add and at rotate-secret
+    # After rotate-secret, the old secret also signs until previous_secret_until (migration 0012), so a receiver
+    # can switch to the new one without rejecting deliveries in between.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)

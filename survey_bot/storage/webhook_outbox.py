@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey_bot.storage.engine import upsert_insert
 from survey_bot.storage.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from survey_bot.utc import as_utc
 from survey_bot.utc import now as utc_now
 from survey_bot.vocabulary import ABANDONED, COMPLETED, PARTIAL
 
@@ -133,23 +134,26 @@ class Due:
     url: str
     secret: str
     include_sensitive: bool
+    previous_secret: str | None = None  # also signs, during a rotation's overlap
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease: timedelta, limit: int = 50) -> list[Due]:
     """Claim due deliveries of enabled endpoints until `now + lease` (PostgreSQL: SKIP LOCKED, so workers and hosts
     take different rows; SQLite: the transaction holds the write lock). A claim not settled by then (its worker
     died) is due again, under the same webhook-id."""
-    statement = (select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.include_sensitive)
+    statement = (select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.include_sensitive,
+                        WebhookEndpoint.previous_secret, WebhookEndpoint.previous_secret_until)
                  .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                  .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
                         WebhookEndpoint.disabled_at.is_(None))
                  .order_by(WebhookDelivery.next_attempt_at).limit(limit)
                  .with_for_update(skip_locked=True, of=WebhookDelivery))
     claimed = []
-    for delivery, url, secret, include_sensitive in (await session.execute(statement)).all():
+    for delivery, url, secret, include_sensitive, previous, until in (await session.execute(statement)).all():
+        overlapping = previous if until is not None and as_utc(until) > now else None
         claimed.append(Due(delivery.id, delivery.endpoint_id, delivery.event_type, delivery.response_id,
                            dict(delivery.payload), delivery.occurred_at, delivery.attempts, url, secret,
-                           include_sensitive))
+                           include_sensitive, overlapping))
     if claimed:
         # Claimed: no longer the response's waiting response.updated (a later change queues a new one).
         await session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([d.id for d in claimed]))

@@ -26,6 +26,7 @@ __all__ = [
     "FhirExportQuery",
     "FieldProblem",
     "ResponsesQuery",
+    "RotateQuery",
     "SelectionQuery",
     "Status",
 ]
@@ -142,6 +143,13 @@ class DeliveriesQuery(_Closed):
     """How many of an endpoint's newest deliveries."""
 
     limit: int = Field(100, ge=1, le=1000)
+
+
+class RotateQuery(_Closed):
+    """How long the old secret still signs next to the new one: `0`, or a duration like `90s`, `30m`, `24h`."""
+
+    overlap: str = Field("24h", pattern=r"^(0|[1-9][0-9]{0,6}[smh])$",
+                         description="0, or a number of seconds (s), minutes (m) or hours (h): at most 30 days")
 
 
 class AuditQuery(_Closed):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
+from survey_bot.campaigns.settings import SettingError
 from survey_bot.jobs.webhook_targets import TargetError, resolve_target
 from survey_bot.reports.webhook_views import (
     DeliveryList,
@@ -18,7 +19,7 @@ from survey_bot.reports.webhook_views import (
 from survey_bot.storage import webhook_endpoints as store
 from survey_bot.utc import now as utc_now
 from survey_bot.web.api import request_actor, require_json, require_token
-from survey_bot.web.api_models import DeliveriesQuery, EndpointRequest
+from survey_bot.web.api_models import DeliveriesQuery, EndpointRequest, RotateQuery
 from survey_bot.web.openapi import ApiError, errors
 from survey_bot.web.state import state
 
@@ -74,11 +75,17 @@ async def remove_endpoint(endpoint_id: str) -> EndpointList:
 
 
 @blueprint.post("/<endpoint_id>/rotate-secret")
+@validate_querystring(RotateQuery)
 @validate_response(NewSecret)
-async def rotate_secret(endpoint_id: str) -> NewSecret:
-    """Give a receiver a new signing secret (the next attempt signs with it); shown only now."""
+async def rotate_secret(endpoint_id: str, query_args: RotateQuery) -> NewSecret:
+    """Give a receiver a new signing secret, shown only now: the next attempt signs with it and, during
+    `overlap` (default 24h), with the old one too (two signatures in `webhook-signature`)."""
+    try:
+        overlap = store.parse_overlap(query_args.overlap)
+    except SettingError as exc:
+        raise ApiError(400, "invalid_request", f"overlap: {exc.message}") from None
     async with state(current_app).sessions() as session, session.begin():
-        secret = await store.rotate_secret(session, endpoint_id)
+        secret = await store.rotate_secret(session, endpoint_id, utc_now(), overlap)
         endpoint = await store.endpoint(session, endpoint_id)
     if secret is None or endpoint is None:
         raise ApiError(404, "not_found", f"no webhook endpoint {endpoint_id!r}")
